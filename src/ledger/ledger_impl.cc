@@ -1,0 +1,601 @@
+#include "src/ledger/ledger_impl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "src/ledger/log_replayer.h"
+#include "src/log/frame.h"
+#include "src/log/log_format.h"
+#include "src/log/log_scanner.h"
+#include "src/log/segment_file.h"
+#include "src/util/hex.h"
+#include "src/util/random.h"
+
+namespace tokenaudit {
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
+  return ledger::LedgerImpl::Open(options);
+}
+
+namespace ledger {
+namespace {
+
+constexpr std::string_view kLedgerFileHeader = "tokenaudit-ledger/v1\n";
+constexpr uint64_t kMaxBatchBytes = 8ull << 20;
+
+std::string LedgerFileContents(const std::string& log_id_hex) {
+  return std::string(kLedgerFileHeader) + "log_id " + log_id_hex + "\n";
+}
+
+}  // namespace
+
+LedgerImpl::LedgerImpl(const LedgerOptions& options)
+    : options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
+      log_dir_(JoinPath(options.data_dir, "log")),
+      checkpoint_dir_(JoinPath(options.data_dir, "checkpoints")) {}
+
+LedgerImpl::~LedgerImpl() { Close().IgnoreError(); }  // errors were reported to producers
+
+Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const LedgerOptions& options) {
+  if (options.max_record_bytes == 0 || options.max_record_bytes > log::kMaxRecordBytes) {
+    return Status::InvalidArgument("max_record_bytes must be in 1.." +
+                                   std::to_string(log::kMaxRecordBytes));
+  }
+  if (options.segment_bytes < log::kSegmentHeaderSize + log::kFrameHeaderSize) {
+    return Status::InvalidArgument("segment_bytes too small");
+  }
+  std::unique_ptr<LedgerImpl> impl(new LedgerImpl(options));
+  RETURN_IF_ERROR(impl->Recover());
+  impl->writer_ = std::thread([p = impl.get()] { p->WriterLoop(); });
+  return std::unique_ptr<Ledger>(std::move(impl));
+}
+
+Status LedgerImpl::LoadCheckpointFiles(const std::string& dir, std::vector<Checkpoint>* out) {
+  if (!env_->FileExists(dir)) return Status::OK();
+  ASSIGN_OR_RETURN(auto children, env_->GetChildren(dir));
+  for (const auto& name : children) {
+    uint64_t size = 0;
+    if (!ParseCheckpointFileName(name, &size)) continue;
+    const std::string path = JoinPath(dir, name);
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(env_, path));
+    auto cp = DecodeCheckpointFile(text);
+    if (!cp.ok()) return cp.status().WithContext(path);
+    if (cp->tree_size != size) return Status::Corruption(path + ": size differs from file name");
+    if (cp->log_id != log_id_hex_) {
+      return Status::Corruption(path + ": checkpoint of another log (" + cp->log_id + ")");
+    }
+    out->push_back(std::move(*cp));
+  }
+  return Status::OK();
+}
+
+Status LedgerImpl::Recover() {
+  const std::string& dir = options_.data_dir;
+  const std::string ledger_file = JoinPath(dir, "LEDGER");
+  if (!env_->FileExists(dir)) {
+    if (!options_.create_if_missing) return Status::NotFound(dir + ": no such data directory");
+    RETURN_IF_ERROR(env_->CreateDir(dir));
+  }
+  ASSIGN_OR_RETURN(lock_, env_->LockFile(JoinPath(dir, "LOCK")));
+
+  if (env_->FileExists(ledger_file)) {
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(env_, ledger_file));
+    std::string prefix = std::string(kLedgerFileHeader) + "log_id ";
+    if (text.size() != prefix.size() + 33 || text.compare(0, prefix.size(), prefix) != 0 ||
+        text.back() != '\n') {
+      return Status::Corruption(ledger_file + ": not a tokenaudit ledger file");
+    }
+    log_id_hex_ = text.substr(prefix.size(), 32);
+    auto raw = HexDecode(log_id_hex_);
+    if (!raw.ok()) return Status::Corruption(ledger_file + ": bad log id");
+    log_id_raw_ = *raw;
+  } else {
+    if (env_->FileExists(log_dir_)) {
+      ASSIGN_OR_RETURN(auto segs, log::ListSegments(env_, log_dir_));
+      if (!segs.empty()) {
+        return Status::Corruption(ledger_file + " is missing but " + log_dir_ + " has segments");
+      }
+    }
+    if (!options_.create_if_missing) return Status::NotFound(dir + ": not a ledger");
+    log_id_raw_.resize(log::kLogIdSize);
+    RETURN_IF_ERROR(SecureRandomBytes(log_id_raw_.data(), log_id_raw_.size()));
+    log_id_hex_ = HexEncode(log_id_raw_);
+    RETURN_IF_ERROR(WriteFileAtomic(env_, ledger_file, LedgerFileContents(log_id_hex_)));
+  }
+  RETURN_IF_ERROR(env_->CreateDir(log_dir_));
+  RETURN_IF_ERROR(env_->CreateDir(checkpoint_dir_));
+  RETURN_IF_ERROR(log::RemoveStaleTempFiles(env_, log_dir_));
+  RETURN_IF_ERROR(log::RemoveStaleTempFiles(env_, checkpoint_dir_));
+  if (!options_.checkpoint_mirror_dir.empty()) {
+    RETURN_IF_ERROR(env_->CreateDir(options_.checkpoint_mirror_dir));
+  }
+  const std::string key_path = options_.signing_key_path.empty()
+                                   ? JoinPath(JoinPath(dir, "keys"), "checkpoint_ed25519.pem")
+                                   : options_.signing_key_path;
+  ASSIGN_OR_RETURN(signer_, CheckpointSigner::LoadOrCreate(env_, key_path));
+
+  // Replay the log: rebuild the tree and check every checkpoint, in the log and in files.
+  std::vector<Checkpoint> file_cps;
+  RETURN_IF_ERROR(LoadCheckpointFiles(checkpoint_dir_, &file_cps));
+  size_t own_files = file_cps.size();
+  if (!options_.checkpoint_mirror_dir.empty()) {
+    RETURN_IF_ERROR(LoadCheckpointFiles(options_.checkpoint_mirror_dir, &file_cps));
+  }
+  LogReplayer replayer([this](const merkle::Hash& leaf) { tree_.Append(leaf); });
+  for (size_t i = 0; i < file_cps.size(); ++i) {
+    replayer.ExpectCheckpoint(
+        file_cps[i], JoinPath(i < own_files ? checkpoint_dir_ : options_.checkpoint_mirror_dir,
+                              CheckpointFileName(file_cps[i].tree_size)));
+  }
+  bool last_is_checkpoint = false;
+  log::ScanOptions scan_options;
+  scan_options.expected_log_id = log_id_raw_;
+  log::ScanSummary summary;
+  RETURN_IF_ERROR(log::ScanLog(
+      env_, log_dir_, scan_options,
+      [&](const log::ScannedFrame& f) {
+        last_is_checkpoint = f.type == static_cast<uint8_t>(RecordType::kCheckpoint);
+        return replayer.Visit(f);
+      },
+      &summary));
+  RETURN_IF_ERROR(replayer.Finish());
+
+  next_seq_ = synced_seq_ = summary.next_seq;
+  recovery_.records = summary.next_seq;
+  recovery_.segments = summary.segments;
+  recovery_.checkpoints_checked = replayer.checkpoints_checked();
+
+  // The newest checkpoint, from the log or a file, and what has been appended since.
+  Checkpoint latest = replayer.last_logged_checkpoint();
+  for (const auto& cp : file_cps) {
+    if (cp.tree_size > latest.tree_size) latest = cp;
+  }
+  latest_checkpoint_ = latest;
+  records_since_checkpoint_ = next_seq_ - latest.tree_size;
+  if (last_is_checkpoint && records_since_checkpoint_ > 0) --records_since_checkpoint_;
+
+  if (summary.torn_bytes > 0) {
+    const std::string path = JoinPath(log_dir_, summary.last_segment);
+    RETURN_IF_ERROR(env_->TruncateFile(path, summary.torn_offset));
+    recovery_.truncated_bytes = summary.torn_bytes;
+    recovery_.truncated_segment = summary.last_segment;
+    recovery_.truncated_offset = summary.torn_offset;
+    pending_system_.push_back(
+        {RecordType::kRecovery,
+         EncodeRecoveryRecord(summary.last_segment, summary.torn_offset, summary.torn_bytes,
+                              env_->NowUnixMicros())});
+  }
+
+  if (summary.segments == 0) {
+    RETURN_IF_ERROR(RollSegment(0));
+  } else {
+    const std::string path = JoinPath(log_dir_, summary.last_segment);
+    ASSIGN_OR_RETURN(segment_, env_->NewAppendableFile(path));
+    segment_size_ = segment_->Size();
+    salt_crc_ = log::SaltCrc(summary.last_salt);
+  }
+  last_sync_micros_ = last_checkpoint_micros_ = env_->NowMicros();
+  if (!pending_system_.empty()) {
+    // The recovery note is durable before Open returns.
+    Status s = WriteBatch({});
+    if (s.ok() && options_.durability == Durability::kInterval) s = SyncSegment();
+    if (!s.ok()) return s.WithContext("writing the recovery record");
+    synced_seq_ = next_seq_;
+  }
+  return Status::OK();
+}
+
+Status LedgerImpl::RollSegment(uint64_t first_seq) {
+  log::SegmentHeader h;
+  h.first_seq = first_seq;
+  h.salt = SecureRandomU64();
+  h.log_id = log_id_raw_;
+  h.created_unix_micros = env_->NowUnixMicros();
+  if (segment_ != nullptr) {
+    Status s = segment_->Close();
+    segment_.reset();
+    RETURN_IF_ERROR(s);
+  }
+  ASSIGN_OR_RETURN(segment_, log::CreateSegment(env_, log_dir_, h));
+  segment_size_ = segment_->Size();
+  salt_crc_ = log::SaltCrc(h.salt);
+  return Status::OK();
+}
+
+Status LedgerImpl::SyncSegment() {
+  if (options_.unsafe_skip_sync_for_testing) return Status::OK();
+  uint64_t start = env_->NowMicros();
+  Status s = segment_->Sync();
+  uint64_t took = env_->NowMicros() - start;
+  stat_syncs_.fetch_add(1, std::memory_order_relaxed);
+  stat_last_sync_micros_.store(took, std::memory_order_relaxed);
+  return s;
+}
+
+Status LedgerImpl::ValidateRequest(const Request& r) const {
+  if (r.type != RecordType::kUsage && r.type != RecordType::kAccess) {
+    return Status::InvalidArgument("only usage and access records can be appended");
+  }
+  if (r.count() == 0) return Status::InvalidArgument("empty batch");
+  for (size_t i = 0; i < r.count(); ++i) {
+    if (r.record(i).size() > options_.max_record_bytes) {
+      return Status::InvalidArgument("record of " + std::to_string(r.record(i).size()) +
+                                     " bytes exceeds max_record_bytes " +
+                                     std::to_string(options_.max_record_bytes));
+    }
+  }
+  return Status::OK();
+}
+
+Status LedgerImpl::Enqueue(Request* r) {
+  // mu_ is held by the caller.
+  if (!failed_.ok()) {
+    return Status::Unavailable("ledger FAILED and refuses appends until restarted: " +
+                               failed_.ToString());
+  }
+  if (closing_) return Status::Unavailable("ledger is closing");
+  if (queue_bytes_ > 0 && queue_bytes_ + r->bytes > options_.max_queue_bytes) {
+    return Status::ResourceExhausted("ledger queue is full (" + std::to_string(queue_bytes_) +
+                                     " bytes waiting); retry later");
+  }
+  queue_.push_back(r);
+  queue_bytes_ += r->bytes;
+  queue_records_ += r->count();
+  writer_cv_.notify_one();
+  return Status::OK();
+}
+
+Result<uint64_t> LedgerImpl::Append(std::string_view record, RecordType type) {
+  return AppendBatch(std::span<const std::string_view>(&record, 1), type);
+}
+
+Result<uint64_t> LedgerImpl::AppendBatch(std::span<const std::string_view> records,
+                                         RecordType type) {
+  Request r;
+  r.type = type;
+  r.views = records;
+  RETURN_IF_ERROR(ValidateRequest(r));
+  r.leaves.reserve(records.size());
+  for (auto rec : records) {
+    r.leaves.push_back(merkle::HashLeaf(rec));
+    r.bytes += rec.size() + log::kFrameHeaderSize;
+  }
+  std::condition_variable cv;
+  r.waiter = &cv;
+  std::unique_lock<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Enqueue(&r));
+  cv.wait(l, [&r] { return r.completed; });
+  if (!r.status.ok()) return r.status;
+  return r.first_seq;
+}
+
+void LedgerImpl::AppendAsync(std::vector<std::string> records, RecordType type,
+                             AppendCallback done) {
+  auto r = std::make_unique<Request>();
+  r->type = type;
+  r->owned = std::move(records);
+  r->done = std::move(done);
+  Status s = ValidateRequest(*r);
+  if (s.ok()) {
+    r->leaves.reserve(r->owned.size());
+    for (const auto& rec : r->owned) {
+      r->leaves.push_back(merkle::HashLeaf(rec));
+      r->bytes += rec.size() + log::kFrameHeaderSize;
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    s = Enqueue(r.get());
+  }
+  if (!s.ok()) {
+    r->done(s, 0);
+    return;
+  }
+  r.release();  // owned by the queue; the writer deletes it after `done`
+}
+
+uint64_t LedgerImpl::MicrosUntilNextTimer() const {
+  // Writer thread only: when a checkpoint or an interval sync falls due.
+  uint64_t now = env_->NowMicros();
+  uint64_t wait = 3600ull * 1000 * 1000;
+  if (records_since_checkpoint_ > 0 && synced_seq_ == next_seq_) {
+    uint64_t due = last_checkpoint_micros_ + options_.checkpoint_interval_ms * 1000ull;
+    wait = std::min(wait, due > now ? due - now : 0);
+  }
+  if (options_.durability == Durability::kInterval && synced_seq_ < next_seq_) {
+    uint64_t due = last_sync_micros_ + options_.sync_interval_ms * 1000ull;
+    wait = std::min(wait, due > now ? due - now : 0);
+  }
+  return wait;
+}
+
+void LedgerImpl::WriterLoop() {
+  std::vector<Request*> batch;
+  for (;;) {
+    bool closing;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      while (queue_.empty() && !closing_ && (writer_failed_ || pending_system_.empty())) {
+        if (writer_failed_) {  // no timers once FAILED: only refusals and Close remain
+          writer_cv_.wait(l);
+          continue;
+        }
+        uint64_t wait = MicrosUntilNextTimer();
+        if (wait == 0) break;
+        writer_cv_.wait_for(l, std::chrono::microseconds(wait));
+      }
+      uint64_t bytes = 0;
+      while (!queue_.empty() && (batch.empty() || bytes + queue_.front()->bytes <= kMaxBatchBytes)) {
+        Request* r = queue_.front();
+        queue_.pop_front();
+        bytes += r->bytes;
+        queue_bytes_ -= r->bytes;
+        queue_records_ -= r->count();
+        batch.push_back(r);
+      }
+      closing = closing_ && queue_.empty();
+    }
+    Status s;
+    if (writer_failed_) {
+      std::lock_guard<std::mutex> l(mu_);
+      s = Status::Unavailable("ledger FAILED: " + failed_.ToString());
+    } else {
+      bool has_records = std::any_of(batch.begin(), batch.end(),
+                                     [](const Request* r) { return r->count() > 0; });
+      if (has_records || !pending_system_.empty()) s = WriteBatch(batch);
+      if (s.ok() && options_.durability == Durability::kInterval && synced_seq_ < next_seq_ &&
+          (closing || env_->NowMicros() - last_sync_micros_ >=
+                          options_.sync_interval_ms * 1000ull)) {
+        s = SyncSegment();
+        if (s.ok()) {
+          synced_seq_ = next_seq_;
+          last_sync_micros_ = env_->NowMicros();
+        } else {
+          Latch(s);
+        }
+      }
+      bool force = closing || std::any_of(batch.begin(), batch.end(), [](const Request* r) {
+                     return r->force_checkpoint;
+                   });
+      if (s.ok()) {
+        Status cs = MaybeCheckpoint(force);
+        if (!cs.ok()) Latch(cs);
+        if (force && cs.ok()) {
+          std::lock_guard<std::mutex> l(mu_);
+          for (Request* r : batch) {
+            if (r->force_checkpoint) r->checkpoint = latest_checkpoint_;
+          }
+        }
+        if (!cs.ok()) s = cs;
+      }
+      if (closing && s.ok() && !pending_system_.empty()) {
+        s = WriteBatch({});  // the final checkpoint's record
+        if (s.ok() && options_.durability == Durability::kInterval) s = SyncSegment();
+        if (!s.ok()) Latch(s);
+      }
+    }
+    Complete(&batch, s);
+    if (closing) break;
+  }
+}
+
+Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
+  buf_.clear();
+  batch_leaves_.clear();
+  const uint64_t start_seq = next_seq_;
+  uint64_t seq = next_seq_;
+  const uint64_t limit = options_.segment_bytes;
+  // Encodes one frame, first sealing the segment and starting a new one if it is full.
+  auto add = [&](RecordType type, std::string_view payload) -> Status {
+    uint64_t frame = log::kFrameHeaderSize + payload.size();
+    if (segment_size_ + buf_.size() + frame > limit &&
+        segment_size_ + buf_.size() > log::kSegmentHeaderSize) {
+      if (!buf_.empty()) {
+        RETURN_IF_ERROR(segment_->Append(buf_));
+        stat_bytes_.fetch_add(buf_.size(), std::memory_order_relaxed);
+        buf_.clear();
+      }
+      RETURN_IF_ERROR(SyncSegment());  // seal: durable before the next segment exists
+      RETURN_IF_ERROR(RollSegment(seq));
+    }
+    log::EncodeFrame(salt_crc_, seq, static_cast<uint8_t>(type), payload, &buf_);
+    ++seq;
+    return Status::OK();
+  };
+  Status s;
+  for (const auto& sys : pending_system_) {
+    if (!(s = add(sys.type, sys.payload)).ok()) break;
+    batch_leaves_.push_back(merkle::HashLeaf(sys.payload));
+  }
+  for (Request* r : batch) {
+    if (!s.ok()) break;
+    r->first_seq = seq;
+    for (size_t i = 0; i < r->count() && s.ok(); ++i) s = add(r->type, r->record(i));
+    batch_leaves_.insert(batch_leaves_.end(), r->leaves.begin(), r->leaves.end());
+  }
+  if (s.ok() && !buf_.empty()) {
+    s = segment_->Append(buf_);
+    if (s.ok()) stat_bytes_.fetch_add(buf_.size(), std::memory_order_relaxed);
+  }
+  if (s.ok() && options_.durability == Durability::kSync) s = SyncSegment();
+  if (!s.ok()) {
+    Latch(s);
+    return s;
+  }
+  // Durable (kSync) or written (kInterval): the leaves join the tree and producers are answered.
+  segment_size_ = segment_->Size();
+  next_seq_ = seq;
+  if (options_.durability == Durability::kSync) {
+    synced_seq_ = seq;
+    last_sync_micros_ = env_->NowMicros();
+  }
+  {
+    std::unique_lock<std::shared_mutex> l(tree_mu_);
+    for (const auto& leaf : batch_leaves_) tree_.Append(leaf);
+  }
+  uint64_t user_records = seq - start_seq;
+  for (const auto& sys : pending_system_) {
+    if (sys.type == RecordType::kCheckpoint) --user_records;
+  }
+  records_since_checkpoint_ += user_records;
+  pending_system_.clear();
+  stat_records_.fetch_add(seq - start_seq, std::memory_order_relaxed);
+  stat_batches_.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+Status LedgerImpl::MaybeCheckpoint(bool force) {
+  const uint64_t now = env_->NowMicros();
+  if (records_since_checkpoint_ == 0) {
+    // Nothing new. A forced checkpoint of a log that never had one still states the root.
+    std::lock_guard<std::mutex> l(mu_);
+    if (!force || latest_checkpoint_.signature_hex.size() > 0) return Status::OK();
+  } else if (!force &&
+             now - last_checkpoint_micros_ < options_.checkpoint_interval_ms * 1000ull &&
+             records_since_checkpoint_ < options_.checkpoint_every_records) {
+    return Status::OK();
+  }
+  if (synced_seq_ != next_seq_) return Status::OK();  // kInterval: wait for the next sync
+  Checkpoint cp;
+  cp.log_id = log_id_hex_;
+  cp.tree_size = next_seq_;
+  {
+    std::shared_lock<std::shared_mutex> l(tree_mu_);
+    cp.root = tree_.Root();
+  }
+  cp.time_unix_micros = env_->NowUnixMicros();
+  RETURN_IF_ERROR(signer_->Sign(&cp));
+  const std::string text = EncodeCheckpointFile(cp);
+  const std::string name = CheckpointFileName(cp.tree_size);
+  RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(checkpoint_dir_, name), text));
+  if (!options_.checkpoint_mirror_dir.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(options_.checkpoint_mirror_dir, name), text));
+  }
+  pending_system_.push_back({RecordType::kCheckpoint, EncodeCheckpointRecord(cp)});
+  records_since_checkpoint_ = 0;
+  last_checkpoint_micros_ = now;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    latest_checkpoint_ = cp;
+  }
+  // Keep the newest files; every checkpoint also lives on in the log. A file that cannot be
+  // removed costs only disk space, so removal errors are not failures of the ledger.
+  auto children = env_->GetChildren(checkpoint_dir_);
+  if (children.ok()) {
+    std::vector<uint64_t> sizes;
+    for (const auto& n : *children) {
+      uint64_t size = 0;
+      if (ParseCheckpointFileName(n, &size)) sizes.push_back(size);
+    }
+    std::sort(sizes.begin(), sizes.end());
+    size_t keep = std::max<uint32_t>(options_.checkpoint_files_kept, 1);
+    for (size_t i = 0; i + keep < sizes.size(); ++i) {
+      env_->RemoveFile(JoinPath(checkpoint_dir_, CheckpointFileName(sizes[i]))).IgnoreError();
+    }
+  }
+  return Status::OK();
+}
+
+void LedgerImpl::Latch(const Status& s) {
+  writer_failed_ = true;
+  std::lock_guard<std::mutex> l(mu_);
+  if (failed_.ok()) failed_ = s;
+}
+
+void LedgerImpl::Complete(std::vector<Request*>* batch, const Status& s) {
+  std::vector<Request*> async;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Request* r : *batch) {
+      r->status = s;
+      if (r->waiter != nullptr) {
+        r->completed = true;
+        r->waiter->notify_one();
+      } else {
+        async.push_back(r);
+      }
+    }
+  }
+  for (Request* r : async) {
+    r->done(s, s.ok() ? r->first_seq : 0);
+    delete r;
+  }
+  batch->clear();
+}
+
+Checkpoint LedgerImpl::LatestCheckpoint() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return latest_checkpoint_;
+}
+
+Result<Checkpoint> LedgerImpl::CreateCheckpoint() {
+  Request r;
+  r.force_checkpoint = true;
+  std::condition_variable cv;
+  r.waiter = &cv;
+  std::unique_lock<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Enqueue(&r));
+  cv.wait(l, [&r] { return r.completed; });
+  if (!r.status.ok()) return r.status;
+  return r.checkpoint;
+}
+
+uint64_t LedgerImpl::Size() const {
+  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  return tree_.size();
+}
+
+Result<merkle::Hash> LedgerImpl::RootAt(uint64_t tree_size) const {
+  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  return tree_.RootAt(tree_size);
+}
+
+Result<std::vector<merkle::Hash>> LedgerImpl::InclusionProof(uint64_t seq,
+                                                             uint64_t tree_size) const {
+  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  return tree_.InclusionProof(seq, tree_size);
+}
+
+Result<std::vector<merkle::Hash>> LedgerImpl::ConsistencyProof(uint64_t size1,
+                                                               uint64_t size2) const {
+  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  return tree_.ConsistencyProof(size1, size2);
+}
+
+LedgerStats LedgerImpl::GetStats() const {
+  LedgerStats st;
+  st.records_appended = stat_records_.load(std::memory_order_relaxed);
+  st.batches = stat_batches_.load(std::memory_order_relaxed);
+  st.syncs = stat_syncs_.load(std::memory_order_relaxed);
+  st.bytes_written = stat_bytes_.load(std::memory_order_relaxed);
+  st.last_sync_micros = stat_last_sync_micros_.load(std::memory_order_relaxed);
+  st.tree_size = Size();
+  std::lock_guard<std::mutex> l(mu_);
+  st.queue_depth = queue_records_;
+  st.queue_bytes = queue_bytes_;
+  st.failed = !failed_.ok();
+  st.failure = failed_.ok() ? "" : failed_.ToString();
+  return st;
+}
+
+Status LedgerImpl::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return close_status_;
+    closing_ = true;
+    writer_cv_.notify_one();
+  }
+  if (writer_.joinable()) writer_.join();
+  Status s;
+  if (segment_ != nullptr) {
+    s = segment_->Close();
+    segment_.reset();
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  closed_ = true;
+  close_status_ = failed_.ok() ? s : failed_;
+  return close_status_;
+}
+
+}  // namespace ledger
+}  // namespace tokenaudit

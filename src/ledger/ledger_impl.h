@@ -1,0 +1,144 @@
+// The Ledger implementation: one writer thread group-commits what producers queue.
+//
+// Data directory layout (doc/data_dir_format.md):
+//   LEDGER                     format version and log id, written once at creation
+//   LOCK                       advisory lock: one process per data directory
+//   log/<first seq>.seg        segments (doc/log_format.md)
+//   checkpoints/<size>.cp      the newest checkpoints (doc/checkpoint_format.md)
+//   keys/checkpoint_ed25519.pem  the signing key unless LedgerOptions::signing_key_path is set
+
+#ifndef TOKENAUDIT_LEDGER_LEDGER_IMPL_H_
+#define TOKENAUDIT_LEDGER_LEDGER_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "src/ledger/checkpoint.h"
+#include "src/merkle/hash_tree.h"
+#include "tokenaudit/ledger.h"
+
+namespace tokenaudit::ledger {
+
+class LedgerImpl final : public Ledger {
+ public:
+  static Result<std::unique_ptr<Ledger>> Open(const LedgerOptions& options);
+  ~LedgerImpl() override;
+
+  Result<uint64_t> Append(std::string_view record, RecordType type) override;
+  Result<uint64_t> AppendBatch(std::span<const std::string_view> records,
+                               RecordType type) override;
+  void AppendAsync(std::vector<std::string> records, RecordType type,
+                   AppendCallback done) override;
+
+  Checkpoint LatestCheckpoint() const override;
+  Result<Checkpoint> CreateCheckpoint() override;
+  uint64_t Size() const override;
+  Result<merkle::Hash> RootAt(uint64_t tree_size) const override;
+  Result<std::vector<merkle::Hash>> InclusionProof(uint64_t seq,
+                                                   uint64_t tree_size) const override;
+  Result<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
+                                                     uint64_t size2) const override;
+  LedgerStats GetStats() const override;
+  const RecoveryReport& recovery_report() const override { return recovery_; }
+  Status Close() override;
+
+ private:
+  // One producer's submission, queued for the writer.
+  struct Request {
+    RecordType type = RecordType::kUsage;
+    std::vector<std::string> owned;            // AppendAsync: the records
+    std::span<const std::string_view> views;   // AppendBatch: borrowed while the caller waits
+    std::vector<merkle::Hash> leaves;          // computed on the producer's thread
+    uint64_t bytes = 0;
+    bool force_checkpoint = false;             // CreateCheckpoint()
+    AppendCallback done;                       // AppendAsync
+    std::condition_variable* waiter = nullptr; // AppendBatch / CreateCheckpoint, under mu_
+    bool completed = false;                    // under mu_
+    Status status;
+    uint64_t first_seq = 0;
+    Checkpoint checkpoint;                     // force_checkpoint result
+
+    size_t count() const { return owned.empty() ? views.size() : owned.size(); }
+    std::string_view record(size_t i) const { return owned.empty() ? views[i] : owned[i]; }
+  };
+  struct SystemRecord {
+    RecordType type;
+    std::string payload;
+  };
+
+  explicit LedgerImpl(const LedgerOptions& options);
+
+  Status Recover();
+  Status LoadCheckpointFiles(const std::string& dir, std::vector<Checkpoint>* out);
+  Status ValidateRequest(const Request& r) const;
+  // Queues `r`; the refusal (closed, failed, full) is returned without queueing.
+  Status Enqueue(Request* r);
+  void WriterLoop();
+  // Writes pending system records and the records of `batch` as one write, then syncs (kSync).
+  // Assigns seqs; on success appends the leaves to the tree. Writer thread only.
+  Status WriteBatch(const std::vector<Request*>& batch);
+  Status RollSegment(uint64_t first_seq);
+  Status SyncSegment();
+  // Creates, signs and persists a checkpoint of everything durable if one is due (or `force`),
+  // queuing its log record to be written next. Writer thread only.
+  Status MaybeCheckpoint(bool force);
+  void Latch(const Status& s);
+  void Complete(std::vector<Request*>* batch, const Status& s);
+  uint64_t MicrosUntilNextTimer() const;
+
+  const LedgerOptions options_;
+  Env* const env_;  // not owned
+  const std::string log_dir_;
+  const std::string checkpoint_dir_;
+  std::string log_id_hex_;
+  std::string log_id_raw_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<CheckpointSigner> signer_;
+  RecoveryReport recovery_;
+
+  // Producer/writer hand-off.
+  mutable std::mutex mu_;
+  std::condition_variable writer_cv_;
+  std::deque<Request*> queue_;   // guarded by mu_
+  uint64_t queue_bytes_ = 0;     // guarded by mu_
+  uint64_t queue_records_ = 0;   // guarded by mu_
+  bool closing_ = false;         // guarded by mu_
+  Status failed_;                // guarded by mu_; non-OK once latched
+  Checkpoint latest_checkpoint_; // guarded by mu_
+  bool closed_ = false;          // guarded by mu_
+  Status close_status_;          // guarded by mu_
+
+  // Writer-thread state (also touched by Open before the thread starts).
+  std::unique_ptr<WritableFile> segment_;
+  uint64_t segment_size_ = 0;
+  uint32_t salt_crc_ = 0;
+  uint64_t next_seq_ = 0;
+  uint64_t synced_seq_ = 0;      // every seq below is durable
+  uint64_t last_sync_micros_ = 0;  // monotonic time of the last data sync
+  uint64_t last_checkpoint_micros_ = 0;
+  uint64_t records_since_checkpoint_ = 0;  // non-checkpoint leaves since the last checkpoint
+  bool writer_failed_ = false;
+  std::vector<SystemRecord> pending_system_;
+  std::string buf_;
+  std::vector<merkle::Hash> batch_leaves_;
+
+  // The Merkle tree over acknowledged leaves; written by the writer, read by proof calls.
+  mutable std::shared_mutex tree_mu_;
+  merkle::HashTree tree_;  // guarded by tree_mu_
+
+  std::atomic<uint64_t> stat_records_{0}, stat_batches_{0}, stat_syncs_{0}, stat_bytes_{0},
+      stat_last_sync_micros_{0};
+
+  std::thread writer_;
+};
+
+}  // namespace tokenaudit::ledger
+
+#endif  // TOKENAUDIT_LEDGER_LEDGER_IMPL_H_
