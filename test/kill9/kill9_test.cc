@@ -215,7 +215,7 @@ struct Totals {
   uint64_t mid_flight = 0;
   uint64_t killed_before_first_ack = 0;
   uint64_t fresh_dirs = 0;
-  uint64_t unchecked_rounds = 0;  // not dumped; recovered by the next appender
+  uint64_t undumped_rounds = 0;  // not dumped; recovered by the next appender
   uint64_t truncating_recoveries = 0;
   uint64_t max_log_records = 0;
 };
@@ -421,7 +421,7 @@ bool Kill9Test::RunRound(uint64_t round, DataDir* dir, std::mt19937_64* rng, boo
   }
   if (!ok) return false;
   if (!check) {
-    ++totals->unchecked_rounds;
+    ++totals->undumped_rounds;
     return true;
   }
   if (!DumpAndCheck(dir, round, totals)) {
@@ -674,7 +674,7 @@ TEST_F(Kill9Test, NoAcknowledgedRecordIsLostWhenKilledAtRandomPoints) {
               " undumped_rounds=%" PRIu64 " truncating_recoveries=%" PRIu64
               " max_log_records=%" PRIu64 " seed=%" PRIu64 " elapsed_s=%.1f result=%s\n",
               totals.rounds, totals.acked, totals.lost, totals.mid_flight,
-              totals.killed_before_first_ack, totals.fresh_dirs, totals.unchecked_rounds,
+              totals.killed_before_first_ack, totals.fresh_dirs, totals.undumped_rounds,
               totals.truncating_recoveries, totals.max_log_records, seed, elapsed,
               ok ? "ok" : "FAILED");
   std::fflush(stdout);

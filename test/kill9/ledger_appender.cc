@@ -18,7 +18,6 @@
 //     ASCII, and '\', as \xNN) and finally "END records=<count>". Exits 0 on success; on any
 //     error prints "ERR <status>" to stderr and exits 1.
 
-#include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -38,25 +37,12 @@
 #include <thread>
 #include <vector>
 
+#include "src/log/log_reader.h"
 #include "test/kill9/kill9_record.h"
 #include "tokenaudit/env.h"
 #include "tokenaudit/ledger.h"
 #include "tokenaudit/result.h"
 #include "tokenaudit/status.h"
-
-#if __has_include("src/log/log_reader.h")
-#include "src/log/log_reader.h"
-#else
-// KILL9 FORWARD DECLARATION: src/log/log_reader.h does not exist yet. This is the interface the
-// kill -9 test was promised; delete this block once the header lands (the #if picks it up).
-namespace tokenaudit::log {
-// Calls `fn` for every record of the log in `data_dir`, in seq order, stopping at the first
-// non-OK status (of `fn` or of reading). Does not modify the directory.
-Status ReadAllRecords(
-    Env* env, const std::string& data_dir,
-    const std::function<Status(uint64_t seq, RecordType type, std::string_view payload)>& fn);
-}  // namespace tokenaudit::log
-#endif
 
 namespace tokenaudit::kill9 {
 namespace {
