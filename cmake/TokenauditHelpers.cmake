@@ -2,7 +2,7 @@
 
 set(TOKENAUDIT_WARNINGS -Wall -Wextra -Wno-unused-parameter -Werror=return-type)
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-  list(APPEND TOKENAUDIT_WARNINGS -Wthread-safety)
+  list(APPEND TOKENAUDIT_WARNINGS -Wthread-safety -Werror=thread-safety-analysis)
 endif()
 
 set(TOKENAUDIT_SAN_FLAGS "")

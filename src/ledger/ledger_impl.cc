@@ -1,7 +1,6 @@
 #include "src/ledger/ledger_impl.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "src/ledger/log_replayer.h"
@@ -123,7 +122,10 @@ Status LedgerImpl::Recover() {
   if (!options_.checkpoint_mirror_dir.empty()) {
     RETURN_IF_ERROR(LoadCheckpointFiles(options_.checkpoint_mirror_dir, &file_cps));
   }
-  LogReplayer replayer([this](const merkle::Hash& leaf) { tree_.Append(leaf); });
+  LogReplayer replayer([this](const merkle::Hash& leaf) {
+    WriterLock l(&tree_mu_);  // uncontended: the writer thread does not exist yet
+    tree_.Append(leaf);
+  });
   for (size_t i = 0; i < file_cps.size(); ++i) {
     replayer.ExpectCheckpoint(
         file_cps[i], JoinPath(i < own_files ? checkpoint_dir_ : options_.checkpoint_mirror_dir,
@@ -152,7 +154,10 @@ Status LedgerImpl::Recover() {
   for (const auto& cp : file_cps) {
     if (cp.tree_size > latest.tree_size) latest = cp;
   }
-  latest_checkpoint_ = latest;
+  {
+    MutexLock l(&mu_);
+    latest_checkpoint_ = latest;
+  }
   records_since_checkpoint_ = next_seq_ - latest.tree_size;
   if (last_is_checkpoint && records_since_checkpoint_ > 0) --records_since_checkpoint_;
 
@@ -243,7 +248,7 @@ Status LedgerImpl::Enqueue(Request* r) {
   queue_.push_back(r);
   queue_bytes_ += r->bytes;
   queue_records_ += r->count();
-  writer_cv_.notify_one();
+  writer_cv_.Signal();
   return Status::OK();
 }
 
@@ -262,11 +267,11 @@ Result<uint64_t> LedgerImpl::AppendBatch(std::span<const std::string_view> recor
     r.leaves.push_back(merkle::HashLeaf(rec));
     r.bytes += rec.size() + log::kFrameHeaderSize;
   }
-  std::condition_variable cv;
+  CondVar cv;
   r.waiter = &cv;
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Enqueue(&r));
-  cv.wait(l, [&r] { return r.completed; });
+  while (!r.completed) cv.Wait(&mu_);
   if (!r.status.ok()) return r.status;
   return r.first_seq;
 }
@@ -284,7 +289,7 @@ void LedgerImpl::AppendAsync(std::vector<std::string> records, RecordType type,
       r->leaves.push_back(merkle::HashLeaf(rec));
       r->bytes += rec.size() + log::kFrameHeaderSize;
     }
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     s = Enqueue(r.get());
   }
   if (!s.ok()) {
@@ -314,15 +319,15 @@ void LedgerImpl::WriterLoop() {
   for (;;) {
     bool closing;
     {
-      std::unique_lock<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       while (queue_.empty() && !closing_ && (writer_failed_ || pending_system_.empty())) {
         if (writer_failed_) {  // no timers once FAILED: only refusals and Close remain
-          writer_cv_.wait(l);
+          writer_cv_.Wait(&mu_);
           continue;
         }
         uint64_t wait = MicrosUntilNextTimer();
         if (wait == 0) break;
-        writer_cv_.wait_for(l, std::chrono::microseconds(wait));
+        writer_cv_.WaitFor(&mu_, wait);
       }
       uint64_t bytes = 0;
       while (!queue_.empty() && (batch.empty() || bytes + queue_.front()->bytes <= kMaxBatchBytes)) {
@@ -337,7 +342,7 @@ void LedgerImpl::WriterLoop() {
     }
     Status s;
     if (writer_failed_) {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       s = Status::Unavailable("ledger FAILED: " + failed_.ToString());
     } else {
       bool has_records = std::any_of(batch.begin(), batch.end(),
@@ -361,7 +366,7 @@ void LedgerImpl::WriterLoop() {
         Status cs = MaybeCheckpoint(force);
         if (!cs.ok()) Latch(cs);
         if (force && cs.ok()) {
-          std::lock_guard<std::mutex> l(mu_);
+          MutexLock l(&mu_);
           for (Request* r : batch) {
             if (r->force_checkpoint) r->checkpoint = latest_checkpoint_;
           }
@@ -430,7 +435,7 @@ Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
     last_sync_micros_ = env_->NowMicros();
   }
   {
-    std::unique_lock<std::shared_mutex> l(tree_mu_);
+    WriterLock l(&tree_mu_);
     for (const auto& leaf : batch_leaves_) tree_.Append(leaf);
   }
   uint64_t user_records = seq - start_seq;
@@ -448,7 +453,7 @@ Status LedgerImpl::MaybeCheckpoint(bool force) {
   const uint64_t now = env_->NowMicros();
   if (records_since_checkpoint_ == 0) {
     // Nothing new. A forced checkpoint of a log that never had one still states the root.
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (!force || latest_checkpoint_.signature_hex.size() > 0) return Status::OK();
   } else if (!force &&
              now - last_checkpoint_micros_ < options_.checkpoint_interval_ms * 1000ull &&
@@ -460,7 +465,7 @@ Status LedgerImpl::MaybeCheckpoint(bool force) {
   cp.log_id = log_id_hex_;
   cp.tree_size = next_seq_;
   {
-    std::shared_lock<std::shared_mutex> l(tree_mu_);
+    ReaderLock l(&tree_mu_);
     cp.root = tree_.Root();
   }
   cp.time_unix_micros = env_->NowUnixMicros();
@@ -475,7 +480,7 @@ Status LedgerImpl::MaybeCheckpoint(bool force) {
   records_since_checkpoint_ = 0;
   last_checkpoint_micros_ = now;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     latest_checkpoint_ = cp;
   }
   // Keep the newest files; every checkpoint also lives on in the log. A file that cannot be
@@ -498,19 +503,19 @@ Status LedgerImpl::MaybeCheckpoint(bool force) {
 
 void LedgerImpl::Latch(const Status& s) {
   writer_failed_ = true;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (failed_.ok()) failed_ = s;
 }
 
 void LedgerImpl::Complete(std::vector<Request*>* batch, const Status& s) {
   std::vector<Request*> async;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (Request* r : *batch) {
       r->status = s;
       if (r->waiter != nullptr) {
         r->completed = true;
-        r->waiter->notify_one();
+        r->waiter->Signal();
       } else {
         async.push_back(r);
       }
@@ -524,41 +529,41 @@ void LedgerImpl::Complete(std::vector<Request*>* batch, const Status& s) {
 }
 
 Checkpoint LedgerImpl::LatestCheckpoint() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return latest_checkpoint_;
 }
 
 Result<Checkpoint> LedgerImpl::CreateCheckpoint() {
   Request r;
   r.force_checkpoint = true;
-  std::condition_variable cv;
+  CondVar cv;
   r.waiter = &cv;
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Enqueue(&r));
-  cv.wait(l, [&r] { return r.completed; });
+  while (!r.completed) cv.Wait(&mu_);
   if (!r.status.ok()) return r.status;
   return r.checkpoint;
 }
 
 uint64_t LedgerImpl::Size() const {
-  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  ReaderLock l(&tree_mu_);
   return tree_.size();
 }
 
 Result<merkle::Hash> LedgerImpl::RootAt(uint64_t tree_size) const {
-  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  ReaderLock l(&tree_mu_);
   return tree_.RootAt(tree_size);
 }
 
 Result<std::vector<merkle::Hash>> LedgerImpl::InclusionProof(uint64_t seq,
                                                              uint64_t tree_size) const {
-  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  ReaderLock l(&tree_mu_);
   return tree_.InclusionProof(seq, tree_size);
 }
 
 Result<std::vector<merkle::Hash>> LedgerImpl::ConsistencyProof(uint64_t size1,
                                                                uint64_t size2) const {
-  std::shared_lock<std::shared_mutex> l(tree_mu_);
+  ReaderLock l(&tree_mu_);
   return tree_.ConsistencyProof(size1, size2);
 }
 
@@ -570,7 +575,7 @@ LedgerStats LedgerImpl::GetStats() const {
   st.bytes_written = stat_bytes_.load(std::memory_order_relaxed);
   st.last_sync_micros = stat_last_sync_micros_.load(std::memory_order_relaxed);
   st.tree_size = Size();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   st.queue_depth = queue_records_;
   st.queue_bytes = queue_bytes_;
   st.failed = !failed_.ok();
@@ -580,10 +585,10 @@ LedgerStats LedgerImpl::GetStats() const {
 
 Status LedgerImpl::Close() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (closed_) return close_status_;
     closing_ = true;
-    writer_cv_.notify_one();
+    writer_cv_.Signal();
   }
   if (writer_.joinable()) writer_.join();
   Status s;
@@ -591,7 +596,7 @@ Status LedgerImpl::Close() {
     s = segment_->Close();
     segment_.reset();
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   closed_ = true;
   close_status_ = failed_.ok() ? s : failed_;
   return close_status_;

@@ -11,17 +11,16 @@
 #define TOKENAUDIT_LEDGER_LEDGER_IMPL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "src/ledger/checkpoint.h"
 #include "src/merkle/hash_tree.h"
+#include "src/util/mutex.h"
+#include "src/util/thread_annotations.h"
 #include "tokenaudit/ledger.h"
 
 namespace tokenaudit::ledger {
@@ -59,7 +58,7 @@ class LedgerImpl final : public Ledger {
     uint64_t bytes = 0;
     bool force_checkpoint = false;             // CreateCheckpoint()
     AppendCallback done;                       // AppendAsync
-    std::condition_variable* waiter = nullptr; // AppendBatch / CreateCheckpoint, under mu_
+    CondVar* waiter = nullptr;                 // AppendBatch / CreateCheckpoint, under mu_
     bool completed = false;                    // under mu_
     Status status;
     uint64_t first_seq = 0;
@@ -79,7 +78,7 @@ class LedgerImpl final : public Ledger {
   Status LoadCheckpointFiles(const std::string& dir, std::vector<Checkpoint>* out);
   Status ValidateRequest(const Request& r) const;
   // Queues `r`; the refusal (closed, failed, full) is returned without queueing.
-  Status Enqueue(Request* r);
+  Status Enqueue(Request* r) TA_REQUIRES(mu_);
   void WriterLoop();
   // Writes pending system records and the records of `batch` as one write, then syncs (kSync).
   // Assigns seqs; on success appends the leaves to the tree. Writer thread only.
@@ -89,8 +88,8 @@ class LedgerImpl final : public Ledger {
   // Creates, signs and persists a checkpoint of everything durable if one is due (or `force`),
   // queuing its log record to be written next. Writer thread only.
   Status MaybeCheckpoint(bool force);
-  void Latch(const Status& s);
-  void Complete(std::vector<Request*>* batch, const Status& s);
+  void Latch(const Status& s) TA_EXCLUDES(mu_);
+  void Complete(std::vector<Request*>* batch, const Status& s) TA_EXCLUDES(mu_);
   uint64_t MicrosUntilNextTimer() const;
 
   const LedgerOptions options_;
@@ -104,16 +103,16 @@ class LedgerImpl final : public Ledger {
   RecoveryReport recovery_;
 
   // Producer/writer hand-off.
-  mutable std::mutex mu_;
-  std::condition_variable writer_cv_;
-  std::deque<Request*> queue_;   // guarded by mu_
-  uint64_t queue_bytes_ = 0;     // guarded by mu_
-  uint64_t queue_records_ = 0;   // guarded by mu_
-  bool closing_ = false;         // guarded by mu_
-  Status failed_;                // guarded by mu_; non-OK once latched
-  Checkpoint latest_checkpoint_; // guarded by mu_
-  bool closed_ = false;          // guarded by mu_
-  Status close_status_;          // guarded by mu_
+  mutable Mutex mu_;
+  CondVar writer_cv_;
+  std::deque<Request*> queue_ GUARDED_BY(mu_);
+  uint64_t queue_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t queue_records_ GUARDED_BY(mu_) = 0;
+  bool closing_ GUARDED_BY(mu_) = false;
+  Status failed_ GUARDED_BY(mu_);  // non-OK once latched
+  Checkpoint latest_checkpoint_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  Status close_status_ GUARDED_BY(mu_);
 
   // Writer-thread state (also touched by Open before the thread starts).
   std::unique_ptr<WritableFile> segment_;
@@ -130,8 +129,8 @@ class LedgerImpl final : public Ledger {
   std::vector<merkle::Hash> batch_leaves_;
 
   // The Merkle tree over acknowledged leaves; written by the writer, read by proof calls.
-  mutable std::shared_mutex tree_mu_;
-  merkle::HashTree tree_;  // guarded by tree_mu_
+  mutable SharedMutex tree_mu_;
+  merkle::HashTree tree_ GUARDED_BY(tree_mu_);
 
   std::atomic<uint64_t> stat_records_{0}, stat_batches_{0}, stat_syncs_{0}, stat_bytes_{0},
       stat_last_sync_micros_{0};
