@@ -122,8 +122,7 @@ TEST(HashTreeTest, EveryProofInSmallTreesEqualsReferenceAndVerifies) {
       Result<std::vector<Hash>> proof = tree.ConsistencyProof(m, n);
       ASSERT_TRUE(proof.ok()) << proof.status();
       ASSERT_EQ(*proof, testing::RefConsistency(m, d)) << m << " -> " << n;
-      ASSERT_TRUE(VerifyConsistency(m, n, *tree.RootAt(m), root, *proof).ok())
-          << m << " -> " << n;
+      ASSERT_TRUE(VerifyConsistency(m, n, *tree.RootAt(m), root, *proof).ok()) << m << " -> " << n;
     }
   }
 }
@@ -172,8 +171,8 @@ TEST(HashTreeTest, OutOfRangeRequestsAreInvalidArgument) {
 
 TEST(HashTreeTest, TrivialConsistencyProofsAreEmpty) {
   const HashTree tree = BuildTree(testing::MakeLeafHashes(10, /*seed=*/15));
-  for (const auto& [m, n] : {std::pair<uint64_t, uint64_t>{0, 0}, {0, 10}, {0, 1}, {1, 1},
-                             {7, 7}, {10, 10}}) {
+  for (const auto& [m, n] :
+       {std::pair<uint64_t, uint64_t>{0, 0}, {0, 10}, {0, 1}, {1, 1}, {7, 7}, {10, 10}}) {
     Result<std::vector<Hash>> proof = tree.ConsistencyProof(m, n);
     ASSERT_TRUE(proof.ok()) << proof.status();
     EXPECT_TRUE(proof->empty()) << m << " -> " << n;

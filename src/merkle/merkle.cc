@@ -66,8 +66,7 @@ std::string ToHex(const Hash& h) { return HexEncode(h.data(), h.size()); }
 Result<Hash> HashFromHex(std::string_view hex) {
   Hash h{};
   if (hex.size() != 2 * h.size()) {
-    return Status::InvalidArgument("hash hex must be 64 digits, got " +
-                                   std::to_string(hex.size()));
+    return Status::InvalidArgument("hash hex must be 64 digits, got " + std::to_string(hex.size()));
   }
   ASSIGN_OR_RETURN(const std::string bytes, HexDecode(hex));
   std::copy(bytes.begin(), bytes.end(), h.begin());
@@ -111,6 +110,8 @@ Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf
     return Status::InvalidArgument("leaf index " + std::to_string(leaf_index) +
                                    " is not below tree size " + std::to_string(tree_size));
   }
+  // The RFC walk below also rejects a proof of the wrong length (via sn); checking up front
+  // fails before any hashing and names the problem.
   const uint64_t want = InclusionProofLength(leaf_index, tree_size);
   if (proof.size() != want) {
     return Status::Corruption("inclusion proof has " + std::to_string(proof.size()) +
@@ -146,7 +147,9 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, cons
                                    " to smaller size " + std::to_string(size2));
   }
   if (size1 == size2) {
-    if (!proof.empty()) return Status::Corruption("consistency proof for equal sizes must be empty");
+    if (!proof.empty()) {
+      return Status::Corruption("consistency proof for equal sizes must be empty");
+    }
     if (root1 != root2) return Status::Corruption("equal tree sizes with different roots");
     if (size1 == 0 && root1 != EmptyRoot()) {
       return Status::Corruption("root of the empty tree is not SHA-256(\"\")");
@@ -170,6 +173,7 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, cons
     return Status::Corruption("consistency proof has " + std::to_string(proof.size()) +
                               " hashes, expected " + std::to_string(want));
   }
+  // The length is at least 1 here (size1 < size2), so proof[0] below exists.
   uint64_t fn = size1 - 1;
   uint64_t sn = size2 - 1;
   while ((fn & 1) != 0) {  // step 4

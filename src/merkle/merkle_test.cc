@@ -63,8 +63,8 @@ void ExpectInclusionSoundAndTamperEvident(uint64_t index, uint64_t size, const H
   }
 
   // Any other position in the same tree has a different path, so it must be rejected.
-  for (uint64_t other : {index - 1, index + 1, index ^ 1, index ^ 2, uint64_t{0}, size - 1,
-                         size / 2}) {
+  for (uint64_t other :
+       {index - 1, index + 1, index ^ 1, index ^ 2, uint64_t{0}, size - 1, size / 2}) {
     if (other == index || other >= size) continue;
     EXPECT_TRUE(VerifyInclusion(other, size, leaf, proof, root).IsCorruption())
         << "index changed to " << other;
@@ -178,8 +178,7 @@ TEST(MerkleHexTest, RejectsWrongLengthAndNonHexDigits) {
   const std::string hex = ToHex(Sha256Of("x"));
   for (const std::string& bad :
        {std::string(), hex.substr(1), hex.substr(2), hex + "0", hex + "00", "g" + hex.substr(1),
-        hex.substr(0, 63) + " ", hex.substr(0, 31) + "-" + hex.substr(32),
-        std::string(64, '\0')}) {
+        hex.substr(0, 63) + " ", hex.substr(0, 31) + "-" + hex.substr(32), std::string(64, '\0')}) {
     EXPECT_EQ(HashFromHex(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -228,10 +227,8 @@ TEST(CompactRangeTest, RestoredRangeContinuesLikeTheOriginal) {
 TEST(CompactRangeTest, FromSubtreeRootsRejectsWrongRootCount) {
   const Hash h = Sha256Of("x");
   EXPECT_TRUE(CompactRange::FromSubtreeRoots(0, {}).ok());
-  EXPECT_EQ(CompactRange::FromSubtreeRoots(0, {h}).status().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(CompactRange::FromSubtreeRoots(3, {h}).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CompactRange::FromSubtreeRoots(0, {h}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CompactRange::FromSubtreeRoots(3, {h}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(CompactRange::FromSubtreeRoots(4, {h, h}).status().code(),
             StatusCode::kInvalidArgument);
   Result<CompactRange> r = CompactRange::FromSubtreeRoots(5, {h, h});
@@ -281,8 +278,8 @@ TEST(VerifyInclusionTest, EveryProofInSmallTreesVerifies) {
 TEST(VerifyInclusionTest, SampledProofsInLargeTreesVerifyAndResistTampering) {
   const std::vector<Hash> leaves = testing::MakeLeafHashes(3000, /*seed=*/4);
   std::mt19937_64 rng(20240601);
-  std::vector<std::pair<uint64_t, uint64_t>> cases = {{0, 3000}, {2999, 3000}, {1023, 1024},
-                                                      {1024, 1025}, {2047, 2049}};
+  std::vector<std::pair<uint64_t, uint64_t>> cases = {
+      {0, 3000}, {2999, 3000}, {1023, 1024}, {1024, 1025}, {2047, 2049}};
   for (int i = 0; i < 40; ++i) {
     const uint64_t n = 1 + rng() % leaves.size();
     cases.push_back({rng() % n, n});
@@ -314,7 +311,8 @@ TEST(VerifyConsistencyTest, EqualSizesNeedEqualRootsAndEmptyProof) {
   EXPECT_TRUE(VerifyConsistency(5, 5, a, a, std::vector<Hash>{a}).IsCorruption());
   EXPECT_TRUE(VerifyConsistency(0, 0, EmptyRoot(), EmptyRoot(), {}).ok());
   EXPECT_TRUE(VerifyConsistency(0, 0, a, a, {}).IsCorruption());
-  EXPECT_TRUE(VerifyConsistency(0, 0, EmptyRoot(), EmptyRoot(), std::vector<Hash>{EmptyRoot()}).IsCorruption());
+  EXPECT_TRUE(VerifyConsistency(0, 0, EmptyRoot(), EmptyRoot(), std::vector<Hash>{EmptyRoot()})
+                  .IsCorruption());
 }
 
 TEST(VerifyConsistencyTest, EmptyOldTreeNeedsEmptyProofAndEmptyRoot) {
@@ -328,7 +326,8 @@ TEST(VerifyConsistencyTest, ShrinkingTreeIsInvalidArgument) {
   const Hash a = Sha256Of("a");
   EXPECT_EQ(VerifyConsistency(2, 1, a, a, {}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(VerifyConsistency(1, 0, a, EmptyRoot(), {}).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(VerifyConsistency(9, 8, a, a, std::vector<Hash>{a, a}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(VerifyConsistency(9, 8, a, a, std::vector<Hash>{a, a}).code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(VerifyConsistencyTest, EveryProofInSmallTreesVerifies) {

@@ -19,6 +19,7 @@ namespace tokenaudit::merkle::testing {
 // Known answers for the 8-leaf tree of the certificate-transparency reference tests, copied
 // (data only) from transparency-dev/merkle testonly/constants.go and proof/verify_test.go.
 // Leaf inputs, hex encoded.
+// clang-format off
 inline const char* const kLeafInputsHex[] = {
     "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
     "606162636465666768696a6b6c6d6e6f",
@@ -110,6 +111,7 @@ inline const std::vector<ConsistencyVector> kConsistencyVectors = {
       "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
 };
+// clang-format on
 
 inline Hash H(const char* hex) {
   Result<Hash> h = HashFromHex(hex);
