@@ -140,6 +140,14 @@ class Ledger {
   virtual void AppendAsync(std::vector<std::string> records, RecordType type,
                            AppendCallback done) = 0;
 
+  // Reads the record at `seq` back from the log, re-checking its frame. NotFound if seq >= Size();
+  // Corruption if the frame no longer verifies; IOError if it cannot be read.
+  virtual Status Read(uint64_t seq, std::string* payload, RecordType* type) const = 0;
+  using ScanVisitor = std::function<Status(uint64_t seq, RecordType type, std::string_view payload)>;
+  // Visits records [from_seq, Size() at the time of the call) in seq order; stops at the first
+  // error `fn` returns and returns it. Reads segments sequentially: for rebuilding derived state.
+  virtual Status Scan(uint64_t from_seq, const ScanVisitor& fn) const = 0;
+
   // The newest checkpoint written (tree_size 0 before the first one).
   virtual Checkpoint LatestCheckpoint() const = 0;
   // Forces a checkpoint of everything durable now and returns it.

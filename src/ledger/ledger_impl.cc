@@ -8,6 +8,7 @@
 #include "src/log/log_format.h"
 #include "src/log/log_scanner.h"
 #include "src/log/segment_file.h"
+#include "src/util/coding.h"
 #include "src/util/hex.h"
 #include "src/util/random.h"
 
@@ -42,8 +43,9 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const LedgerOptions& options) {
     return Status::InvalidArgument("max_record_bytes must be in 1.." +
                                    std::to_string(log::kMaxRecordBytes));
   }
-  if (options.segment_bytes < log::kSegmentHeaderSize + log::kFrameHeaderSize) {
-    return Status::InvalidArgument("segment_bytes too small");
+  if (options.segment_bytes < log::kSegmentHeaderSize + log::kFrameHeaderSize ||
+      options.segment_bytes > (1ull << 31)) {
+    return Status::InvalidArgument("segment_bytes must be between 88 bytes and 2 GiB");
   }
   std::unique_ptr<LedgerImpl> impl(new LedgerImpl(options));
   RETURN_IF_ERROR(impl->Recover());
@@ -122,9 +124,8 @@ Status LedgerImpl::Recover() {
   if (!options_.checkpoint_mirror_dir.empty()) {
     RETURN_IF_ERROR(LoadCheckpointFiles(options_.checkpoint_mirror_dir, &file_cps));
   }
-  LogReplayer replayer([this](const merkle::Hash& leaf) {
-    WriterLock l(&tree_mu_);  // uncontended: the writer thread does not exist yet
-    tree_.Append(leaf);
+  LogReplayer replayer([this](const merkle::Hash& leaf) TA_NO_THREAD_SAFETY_ANALYSIS {
+    tree_.Append(leaf);  // under index_lock, below
   });
   for (size_t i = 0; i < file_cps.size(); ++i) {
     replayer.ExpectCheckpoint(
@@ -135,15 +136,27 @@ Status LedgerImpl::Recover() {
   log::ScanOptions scan_options;
   scan_options.expected_log_id = log_id_raw_;
   log::ScanSummary summary;
-  RETURN_IF_ERROR(log::ScanLog(
-      env_, log_dir_, scan_options,
-      [&](const log::ScannedFrame& f) {
-        last_is_checkpoint = f.type == static_cast<uint8_t>(RecordType::kCheckpoint);
-        return replayer.Visit(f);
-      },
-      &summary));
-  RETURN_IF_ERROR(replayer.Finish());
-
+  {
+    WriterLock index_lock(&tree_mu_);  // uncontended: the writer thread does not exist yet
+    RETURN_IF_ERROR(log::ScanLog(
+        env_, log_dir_, scan_options,
+        [&](const log::ScannedFrame& f) TA_NO_THREAD_SAFETY_ANALYSIS {  // under index_lock
+          last_is_checkpoint = f.type == static_cast<uint8_t>(RecordType::kCheckpoint);
+          if (segments_.empty() || segments_.back().first_seq != f.segment_first_seq) {
+            segments_.push_back({f.segment_first_seq, f.segment_salt, std::string(f.segment)});
+          }
+          offsets_.push_back(static_cast<uint32_t>(f.offset));
+          return replayer.Visit(f);
+        },
+        &summary));
+    RETURN_IF_ERROR(replayer.Finish());
+    if (summary.segments > 0 &&
+        (segments_.empty() || segments_.back().name != summary.last_segment)) {
+      uint64_t first = 0;
+      log::ParseSegmentFileName(summary.last_segment, &first);
+      segments_.push_back({first, summary.last_salt, summary.last_segment});
+    }
+  }
   next_seq_ = synced_seq_ = summary.next_seq;
   recovery_.records = summary.next_seq;
   recovery_.segments = summary.segments;
@@ -168,9 +181,8 @@ Status LedgerImpl::Recover() {
     recovery_.truncated_segment = summary.last_segment;
     recovery_.truncated_offset = summary.torn_offset;
     pending_system_.push_back(
-        {RecordType::kRecovery,
-         EncodeRecoveryRecord(summary.last_segment, summary.torn_offset, summary.torn_bytes,
-                              env_->NowUnixMicros())});
+        {RecordType::kRecovery, EncodeRecoveryRecord(summary.last_segment, summary.torn_offset,
+                                                     summary.torn_bytes, env_->NowUnixMicros())});
   }
 
   if (summary.segments == 0) {
@@ -206,6 +218,8 @@ Status LedgerImpl::RollSegment(uint64_t first_seq) {
   ASSIGN_OR_RETURN(segment_, log::CreateSegment(env_, log_dir_, h));
   segment_size_ = segment_->Size();
   salt_crc_ = log::SaltCrc(h.salt);
+  WriterLock l(&tree_mu_);
+  segments_.push_back({first_seq, h.salt, log::SegmentFileName(first_seq)});
   return Status::OK();
 }
 
@@ -330,7 +344,8 @@ void LedgerImpl::WriterLoop() {
         writer_cv_.WaitFor(&mu_, wait);
       }
       uint64_t bytes = 0;
-      while (!queue_.empty() && (batch.empty() || bytes + queue_.front()->bytes <= kMaxBatchBytes)) {
+      while (!queue_.empty() &&
+             (batch.empty() || bytes + queue_.front()->bytes <= kMaxBatchBytes)) {
         Request* r = queue_.front();
         queue_.pop_front();
         bytes += r->bytes;
@@ -345,12 +360,12 @@ void LedgerImpl::WriterLoop() {
       MutexLock l(&mu_);
       s = Status::Unavailable("ledger FAILED: " + failed_.ToString());
     } else {
-      bool has_records = std::any_of(batch.begin(), batch.end(),
-                                     [](const Request* r) { return r->count() > 0; });
+      bool has_records =
+          std::any_of(batch.begin(), batch.end(), [](const Request* r) { return r->count() > 0; });
       if (has_records || !pending_system_.empty()) s = WriteBatch(batch);
       if (s.ok() && options_.durability == Durability::kInterval && synced_seq_ < next_seq_ &&
-          (closing || env_->NowMicros() - last_sync_micros_ >=
-                          options_.sync_interval_ms * 1000ull)) {
+          (closing ||
+           env_->NowMicros() - last_sync_micros_ >= options_.sync_interval_ms * 1000ull)) {
         s = SyncSegment();
         if (s.ok()) {
           synced_seq_ = next_seq_;
@@ -359,9 +374,8 @@ void LedgerImpl::WriterLoop() {
           Latch(s);
         }
       }
-      bool force = closing || std::any_of(batch.begin(), batch.end(), [](const Request* r) {
-                     return r->force_checkpoint;
-                   });
+      bool force = closing || std::any_of(batch.begin(), batch.end(),
+                                          [](const Request* r) { return r->force_checkpoint; });
       if (s.ok()) {
         Status cs = MaybeCheckpoint(force);
         if (!cs.ok()) Latch(cs);
@@ -387,6 +401,7 @@ void LedgerImpl::WriterLoop() {
 Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
   buf_.clear();
   batch_leaves_.clear();
+  batch_offsets_.clear();
   const uint64_t start_seq = next_seq_;
   uint64_t seq = next_seq_;
   const uint64_t limit = options_.segment_bytes;
@@ -403,6 +418,7 @@ Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
       RETURN_IF_ERROR(SyncSegment());  // seal: durable before the next segment exists
       RETURN_IF_ERROR(RollSegment(seq));
     }
+    batch_offsets_.push_back(static_cast<uint32_t>(segment_size_ + buf_.size()));
     log::EncodeFrame(salt_crc_, seq, static_cast<uint8_t>(type), payload, &buf_);
     ++seq;
     return Status::OK();
@@ -437,6 +453,7 @@ Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
   {
     WriterLock l(&tree_mu_);
     for (const auto& leaf : batch_leaves_) tree_.Append(leaf);
+    offsets_.insert(offsets_.end(), batch_offsets_.begin(), batch_offsets_.end());
   }
   uint64_t user_records = seq - start_seq;
   for (const auto& sys : pending_system_) {
@@ -455,8 +472,7 @@ Status LedgerImpl::MaybeCheckpoint(bool force) {
     // Nothing new. A forced checkpoint of a log that never had one still states the root.
     MutexLock l(&mu_);
     if (!force || latest_checkpoint_.signature_hex.size() > 0) return Status::OK();
-  } else if (!force &&
-             now - last_checkpoint_micros_ < options_.checkpoint_interval_ms * 1000ull &&
+  } else if (!force && now - last_checkpoint_micros_ < options_.checkpoint_interval_ms * 1000ull &&
              records_since_checkpoint_ < options_.checkpoint_every_records) {
     return Status::OK();
   }
@@ -528,6 +544,103 @@ void LedgerImpl::Complete(std::vector<Request*>* batch, const Status& s) {
   batch->clear();
 }
 
+const LedgerImpl::SegmentInfo& LedgerImpl::SegmentOf(uint64_t seq) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), seq,
+                             [](uint64_t s, const SegmentInfo& g) { return s < g.first_seq; });
+  return *(it - 1);  // segments_[0].first_seq == 0 <= seq
+}
+
+Result<std::shared_ptr<RandomAccessFile>> LedgerImpl::SegmentFile(const std::string& name) const {
+  MutexLock l(&files_mu_);
+  auto it = files_.find(name);
+  if (it != files_.end()) return it->second;
+  ASSIGN_OR_RETURN(auto file, env_->NewRandomAccessFile(JoinPath(log_dir_, name)));
+  std::shared_ptr<RandomAccessFile> shared(std::move(file));
+  files_[name] = shared;
+  return shared;
+}
+
+Status LedgerImpl::Read(uint64_t seq, std::string* payload, RecordType* type) const {
+  uint64_t offset;
+  SegmentInfo seg;
+  {
+    ReaderLock l(&tree_mu_);
+    if (seq >= offsets_.size()) {
+      return Status::NotFound("seq " + std::to_string(seq) + " is beyond the log (size " +
+                              std::to_string(offsets_.size()) + ")");
+    }
+    offset = offsets_[seq];
+    seg = SegmentOf(seq);
+  }
+  ASSIGN_OR_RETURN(auto file, SegmentFile(seg.name));
+  std::string buf(log::kFrameHeaderSize + 512, '\0');
+  ASSIGN_OR_RETURN(size_t n, file->Read(offset, buf.size(), buf.data()));
+  buf.resize(n);
+  if (n >= log::kFrameHeaderSize) {
+    uint32_t length = DecodeFixed32(buf.data() + 4);
+    if (length <= log::kMaxRecordBytes && log::kFrameHeaderSize + length > n) {
+      buf.resize(log::kFrameHeaderSize + length);
+      ASSIGN_OR_RETURN(size_t more, file->Read(offset + n, buf.size() - n, buf.data() + n));
+      buf.resize(n + more);
+    }
+  }
+  log::Frame f;
+  log::FrameStatus fs = log::DecodeFrame(buf, log::SaltCrc(seg.salt), &f);
+  if (fs != log::FrameStatus::kOk || f.seq != seq) {
+    return Status::Corruption(
+        "segment " + seg.name + " offset " + std::to_string(offset) + " (seq " +
+        std::to_string(seq) +
+        "): " + std::string(fs == log::FrameStatus::kOk ? "wrong seq" : log::FrameStatusName(fs)));
+  }
+  payload->assign(f.payload);
+  *type = static_cast<RecordType>(f.type);
+  return Status::OK();
+}
+
+Status LedgerImpl::Scan(uint64_t from_seq, const ScanVisitor& fn) const {
+  uint64_t limit;
+  std::vector<SegmentInfo> segs;
+  {
+    ReaderLock l(&tree_mu_);
+    limit = offsets_.size();
+    segs = segments_;
+  }
+  uint64_t seq = from_seq;
+  std::string data;
+  while (seq < limit) {
+    SegmentInfo seg;
+    uint64_t offset;
+    {
+      ReaderLock l(&tree_mu_);
+      seg = SegmentOf(seq);
+      offset = offsets_[seq];
+    }
+    ASSIGN_OR_RETURN(data, ReadFileToString(env_, JoinPath(log_dir_, seg.name)));
+    const uint32_t salt_crc = log::SaltCrc(seg.salt);
+    while (seq < limit && offset < data.size()) {
+      log::Frame f;
+      log::FrameStatus fs = log::DecodeFrame(std::string_view(data).substr(offset), salt_crc, &f);
+      if (fs != log::FrameStatus::kOk || f.seq != seq) {
+        return Status::Corruption("segment " + seg.name + " offset " + std::to_string(offset) +
+                                  " (seq " + std::to_string(seq) +
+                                  "): " + std::string(log::FrameStatusName(fs)));
+      }
+      RETURN_IF_ERROR(fn(seq, static_cast<RecordType>(f.type), f.payload));
+      offset += f.encoded_size;
+      ++seq;
+    }
+    if (seq < limit && offset >= data.size()) {
+      // The next seq must start the next segment.
+      ReaderLock l(&tree_mu_);
+      if (SegmentOf(seq).first_seq != seq) {
+        return Status::Corruption("segment " + seg.name + " ends before seq " +
+                                  std::to_string(seq));
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Checkpoint LedgerImpl::LatestCheckpoint() const {
   MutexLock l(&mu_);
   return latest_checkpoint_;
@@ -584,6 +697,7 @@ LedgerStats LedgerImpl::GetStats() const {
 }
 
 Status LedgerImpl::Close() {
+  MutexLock close_lock(&close_mu_);  // one Close at a time; later ones return its result
   {
     MutexLock l(&mu_);
     if (closed_) return close_status_;
@@ -596,6 +710,7 @@ Status LedgerImpl::Close() {
     s = segment_->Close();
     segment_.reset();
   }
+  lock_.reset();  // another process (or a reopen) may take the directory now
   MutexLock l(&mu_);
   closed_ = true;
   close_status_ = failed_.ok() ? s : failed_;

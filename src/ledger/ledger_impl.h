@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,6 +37,8 @@ class LedgerImpl final : public Ledger {
   void AppendAsync(std::vector<std::string> records, RecordType type,
                    AppendCallback done) override;
 
+  Status Read(uint64_t seq, std::string* payload, RecordType* type) const override;
+  Status Scan(uint64_t from_seq, const ScanVisitor& fn) const override;
   Checkpoint LatestCheckpoint() const override;
   Result<Checkpoint> CreateCheckpoint() override;
   uint64_t Size() const override;
@@ -67,6 +70,12 @@ class LedgerImpl final : public Ledger {
     size_t count() const { return owned.empty() ? views.size() : owned.size(); }
     std::string_view record(size_t i) const { return owned.empty() ? views[i] : owned[i]; }
   };
+  // Where the frames of one segment are; the index of Read().
+  struct SegmentInfo {
+    uint64_t first_seq;
+    uint64_t salt;
+    std::string name;
+  };
   struct SystemRecord {
     RecordType type;
     std::string payload;
@@ -84,6 +93,9 @@ class LedgerImpl final : public Ledger {
   // Assigns seqs; on success appends the leaves to the tree. Writer thread only.
   Status WriteBatch(const std::vector<Request*>& batch);
   Status RollSegment(uint64_t first_seq);
+  // The segment holding `seq` (which must be < offsets_.size()).
+  const SegmentInfo& SegmentOf(uint64_t seq) const TA_REQUIRES_SHARED(tree_mu_);
+  Result<std::shared_ptr<RandomAccessFile>> SegmentFile(const std::string& name) const;
   Status SyncSegment();
   // Creates, signs and persists a checkpoint of everything durable if one is due (or `force`),
   // queuing its log record to be written next. Writer thread only.
@@ -103,6 +115,7 @@ class LedgerImpl final : public Ledger {
   RecoveryReport recovery_;
 
   // Producer/writer hand-off.
+  Mutex close_mu_;  // serialises Close()
   mutable Mutex mu_;
   CondVar writer_cv_;
   std::deque<Request*> queue_ GUARDED_BY(mu_);
@@ -127,10 +140,17 @@ class LedgerImpl final : public Ledger {
   std::vector<SystemRecord> pending_system_;
   std::string buf_;
   std::vector<merkle::Hash> batch_leaves_;
+  std::vector<uint32_t> batch_offsets_;
 
-  // The Merkle tree over acknowledged leaves; written by the writer, read by proof calls.
+  // The Merkle tree over acknowledged leaves and the location of each record; written by the
+  // writer, read by proofs and Read().
   mutable SharedMutex tree_mu_;
   merkle::HashTree tree_ GUARDED_BY(tree_mu_);
+  std::vector<SegmentInfo> segments_ GUARDED_BY(tree_mu_);  // by first_seq
+  std::vector<uint32_t> offsets_ GUARDED_BY(tree_mu_);      // frame offset of each seq
+
+  mutable Mutex files_mu_;
+  mutable std::map<std::string, std::shared_ptr<RandomAccessFile>> files_ GUARDED_BY(files_mu_);
 
   std::atomic<uint64_t> stat_records_{0}, stat_batches_{0}, stat_syncs_{0}, stat_bytes_{0},
       stat_last_sync_micros_{0};

@@ -204,6 +204,50 @@ TEST_F(LedgerTest, SegmentsRollAndRecoveryReadsThemAll) {
   EXPECT_EQ(report.usage_records, 500u);
 }
 
+TEST_F(LedgerTest, ReadAndScanReturnRecordsAcrossSegmentsAndRestarts) {
+  options_.segment_bytes = 4096;
+  auto ledger = OpenOrDie();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(ledger->Append(TestRecord(0, i)).ok());
+  auto check = [](Ledger* l, uint64_t n) {
+    for (uint64_t seq = 0; seq < n; ++seq) {
+      std::string payload;
+      RecordType type;
+      ASSERT_TRUE(l->Read(seq, &payload, &type).ok()) << seq;
+      EXPECT_EQ(payload, TestRecord(0, seq));
+      EXPECT_EQ(type, RecordType::kUsage);
+    }
+    std::vector<uint64_t> seen;
+    ASSERT_TRUE(l->Scan(37, [&](uint64_t seq, RecordType, std::string_view p) {
+                   if (seq < n) {
+                     EXPECT_EQ(p, TestRecord(0, seq));
+                   }
+                   seen.push_back(seq);
+                   return Status::OK();
+                 }).ok());
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.front(), 37u);
+    for (size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 1] + 1);
+    EXPECT_EQ(seen.back() + 1, l->Size());
+  };
+  check(ledger.get(), 100);
+  std::string payload;
+  RecordType type;
+  EXPECT_EQ(ledger->Read(ledger->Size(), &payload, &type).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(ledger->Close().ok());
+  ledger = OpenOrDie();
+  check(ledger.get(), 100);
+  for (int i = 100; i < 150; ++i) ASSERT_TRUE(ledger->Append(TestRecord(0, i)).ok());
+  ASSERT_TRUE(ledger->Read(ledger->Size() - 1, &payload, &type).ok());
+  EXPECT_EQ(payload, TestRecord(0, 149));
+  // A visitor's error stops the scan and is returned as is.
+  int calls = 0;
+  Status s = ledger->Scan(0, [&](uint64_t, RecordType, std::string_view) {
+    return ++calls == 3 ? Status::Internal("stop") : Status::OK();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_EQ(calls, 3);
+}
+
 TEST_F(LedgerTest, TornTailIsTruncatedOnRecoveryAndNoted) {
   auto ledger = OpenOrDie();
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(ledger->Append(TestRecord(0, i)).ok());

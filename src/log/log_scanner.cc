@@ -113,7 +113,7 @@ Status ScanLog(Env* env, const std::string& log_dir, const ScanOptions& options,
         return Status::Corruption(Where(name, offset, expected_seq) + ": frame has seq " +
                                   std::to_string(f.seq));
       }
-      ScannedFrame sf{f.seq, f.type, f.payload, name, offset};
+      ScannedFrame sf{f.seq, f.type, f.payload, name, offset, header->first_seq, header->salt};
       RETURN_IF_ERROR(visit(sf));
       ++expected_seq;
       offset += f.encoded_size;

@@ -21,6 +21,8 @@ struct ScannedFrame {
   std::string_view payload;      // valid only during the visit
   std::string_view segment;      // file name of the segment
   uint64_t offset = 0;           // of the frame header within the segment
+  uint64_t segment_first_seq = 0;
+  uint64_t segment_salt = 0;
 };
 
 struct ScanOptions {

@@ -17,6 +17,7 @@
 #define TA_ACQUIRE(...) TA_THREAD_ANNOTATION_(acquire_capability(__VA_ARGS__))
 #define TA_RELEASE(...) TA_THREAD_ANNOTATION_(release_capability(__VA_ARGS__))
 #define TA_REQUIRES(...) TA_THREAD_ANNOTATION_(requires_capability(__VA_ARGS__))
+#define TA_REQUIRES_SHARED(...) TA_THREAD_ANNOTATION_(requires_shared_capability(__VA_ARGS__))
 #define TA_EXCLUDES(...) TA_THREAD_ANNOTATION_(locks_excluded(__VA_ARGS__))
 #define TA_ASSERT_CAPABILITY(x) TA_THREAD_ANNOTATION_(assert_capability(x))
 #define TA_NO_THREAD_SAFETY_ANALYSIS TA_THREAD_ANNOTATION_(no_thread_safety_analysis)
