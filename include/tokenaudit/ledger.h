@@ -74,6 +74,10 @@ struct LedgerOptions {
   // with mode 0600 on first open.
   std::string signing_key_path;
 
+  // Observers for metrics, called on the writer thread; must be cheap and must not block.
+  std::function<void(uint64_t sync_micros)> on_sync;         // after every data fdatasync
+  std::function<void(uint64_t batch_records)> on_batch;      // after every group commit
+
   // Test only: skip fdatasync entirely, so power-loss tests can prove they detect loss.
   bool unsafe_skip_sync_for_testing = false;
 };

@@ -230,6 +230,7 @@ Status LedgerImpl::SyncSegment() {
   uint64_t took = env_->NowMicros() - start;
   stat_syncs_.fetch_add(1, std::memory_order_relaxed);
   stat_last_sync_micros_.store(took, std::memory_order_relaxed);
+  if (options_.on_sync) options_.on_sync(took);
   return s;
 }
 
@@ -463,6 +464,7 @@ Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
   pending_system_.clear();
   stat_records_.fetch_add(seq - start_seq, std::memory_order_relaxed);
   stat_batches_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.on_batch) options_.on_batch(seq - start_seq);
   return Status::OK();
 }
 

@@ -1,0 +1,59 @@
+// A compact in-memory index of usage records for GET /v1/events: per record its seq, time and
+// dictionary codes of tenant, user, model, workflow and status (about 32 bytes a record). Filters
+// scan it from a cursor; the records themselves are read back from the ledger. Rebuilt from the
+// log at startup. The columnar query engine (a later issue) replaces the scan for aggregates.
+// Thread-safe.
+
+#ifndef TOKENAUDIT_INGEST_EVENT_INDEX_H_
+#define TOKENAUDIT_INGEST_EVENT_INDEX_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "src/util/mutex.h"
+#include "tokenaudit/usage_record.h"
+
+namespace tokenaudit::ingest {
+
+struct EventFilter {
+  std::optional<std::string> tenant, user, model, workflow, status;
+  std::optional<int64_t> from_us;  // time >= from
+  std::optional<int64_t> to_us;    // time < to
+  uint64_t after_seq = 0;          // cursor: only seqs >= after_seq
+  size_t limit = 100;
+};
+
+class EventIndex {
+ public:
+  // Adds a stored record. Seqs may arrive out of order (they are kept sorted).
+  void Add(uint64_t seq, const UsageRecord& r);
+
+  // Seqs of matching records in increasing order, at most filter.limit of them. *next_cursor is
+  // the value of after_seq that continues the listing, or 0 when nothing is left.
+  std::vector<uint64_t> Find(const EventFilter& filter, uint64_t* next_cursor) const;
+
+  size_t size() const;
+
+ private:
+  struct Row {
+    uint64_t seq;
+    int64_t time_us;
+    uint32_t tenant, user, model, workflow, status;
+  };
+  static constexpr uint32_t kAbsent = 0xffffffffu;
+  uint32_t Code(std::string_view s) TA_REQUIRES(mu_);
+  // kAbsent if the string was never seen (nothing can match); nullopt if no filter.
+  std::optional<uint32_t> Lookup(const std::optional<std::string>& s) const TA_REQUIRES(mu_);
+
+  mutable Mutex mu_;
+  std::vector<Row> rows_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, uint32_t> codes_ GUARDED_BY(mu_);
+};
+
+}  // namespace tokenaudit::ingest
+
+#endif  // TOKENAUDIT_INGEST_EVENT_INDEX_H_
