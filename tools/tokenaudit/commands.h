@@ -20,6 +20,11 @@ inline constexpr int kExitUsage = 2;
 // Adds `verify` to `app`; sets *run to the function that executes it.
 void RegisterVerify(CLI::App* app, std::function<int()>* run);
 
+// Adds `serve`.
+void RegisterServe(CLI::App* app, std::function<int()>* run);
+// Adds `keys create|list|revoke` to `app`; sets *run to the function that executes it.
+void RegisterKeys(CLI::App* app, std::function<int()>* run);
+
 }  // namespace tokenaudit::cli
 
 #endif  // TOKENAUDIT_TOOLS_TOKENAUDIT_COMMANDS_H_

@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "tokenaudit 0.1.0");
   std::function<int()> run;
+  tokenaudit::cli::RegisterServe(&app, &run);
   tokenaudit::cli::RegisterVerify(&app, &run);
+  tokenaudit::cli::RegisterKeys(&app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

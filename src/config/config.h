@@ -1,0 +1,86 @@
+// The configuration of `tokenaudit serve`: one TOML file (`--config`), every key overridable by
+// a TOKENAUDIT_* environment variable, then by command-line flags (DESIGN §6). doc/config.md is
+// the reference; every key lives in one table here so the file, the environment and the docs
+// cannot drift apart.
+
+#ifndef TOKENAUDIT_CONFIG_CONFIG_H_
+#define TOKENAUDIT_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "src/ingest/cost_table.h"
+#include "tokenaudit/status.h"
+
+namespace tokenaudit::config {
+
+struct ServeConfig {
+  std::string data_dir = "./tokenaudit-data";
+  std::string listen = "127.0.0.1:8080";
+
+  // [ledger]
+  std::string durability = "sync";  // sync | interval
+  uint64_t sync_interval_ms = 50;
+  uint64_t segment_bytes = 64ull << 20;
+  uint64_t max_record_bytes = 1ull << 20;
+  uint64_t checkpoint_interval_ms = 1000;
+  uint64_t checkpoint_every_records = 100000;
+  std::string checkpoint_mirror_dir;
+  std::string signing_key_file;
+
+  // [http]
+  uint64_t max_body_bytes = 16ull << 20;
+  uint64_t max_header_bytes = 16 << 10;
+  uint64_t idle_timeout_ms = 60'000;
+  uint64_t header_timeout_ms = 10'000;
+  uint64_t body_timeout_ms = 60'000;
+  uint64_t max_connections = 1024;
+  uint64_t http_threads = 2;
+  uint64_t shutdown_drain_ms = 10'000;
+
+  // [ingest]
+  std::string default_tenant = "default";
+  uint64_t max_batch_items = 10'000;
+  uint64_t max_json_depth = 32;
+  std::string pseudonym_key_file;  // empty: TOKENAUDIT_PSEUDONYM_KEY or the per-user default
+
+  // [gateway] (off unless listen is set)
+  std::string gateway_listen;
+  std::string comfyui_upstream;
+
+  // [pricing]
+  ingest::CostTable pricing = ingest::CostTable::Default();
+};
+
+// One configurable key, for docs and `--help`.
+struct SettingInfo {
+  std::string toml_key;  // "ledger.durability"
+  std::string env_var;   // "TOKENAUDIT_LEDGER_DURABILITY"
+  std::string type;      // "string" | "integer"
+  std::string help;
+};
+std::vector<SettingInfo> ListSettings();
+
+// Reads a TOML file into `config` (keys absent from the file keep their value). InvalidArgument
+// naming the key (and line) for unknown keys, wrong types and syntax errors; NotFound if the
+// file does not exist.
+Status LoadFile(const std::string& path, ServeConfig* config);
+// Same, from text (for tests); `origin` names it in errors.
+Status LoadString(const std::string& text, const std::string& origin, ServeConfig* config);
+
+// Applies TOKENAUDIT_* variables read through `getenv` (std::getenv in production).
+// InvalidArgument naming the variable for a malformed value.
+Status ApplyEnvironment(const std::function<const char*(const char*)>& getenv,
+                        ServeConfig* config);
+
+// Checks cross-field rules (durability value, listen syntax, ...).
+Status Validate(const ServeConfig& config);
+
+// Splits "host:port" or "[v6]:port"; InvalidArgument if malformed.
+Status SplitHostPort(const std::string& hp, std::string* host, uint16_t* port);
+
+}  // namespace tokenaudit::config
+
+#endif  // TOKENAUDIT_CONFIG_CONFIG_H_

@@ -1,0 +1,98 @@
+// The HTTP API of `tokenaudit serve` (doc/http_api.md): routing, authentication and roles
+// (DESIGN §5), ingest, reads, proofs, health and metrics. Runs on the HTTP server's I/O threads
+// and never blocks them on the ledger: appends complete through AppendAsync callbacks.
+
+#ifndef TOKENAUDIT_INGEST_SERVICE_H_
+#define TOKENAUDIT_INGEST_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "src/auth/key_store.h"
+#include "src/auth/pseudonymizer.h"
+#include "src/http/http_message.h"
+#include "src/ingest/cost_table.h"
+#include "src/ingest/dedup_index.h"
+#include "src/ingest/enricher.h"
+#include "src/ingest/event_index.h"
+#include "src/metrics/metrics.h"
+#include "src/record/record_json.h"
+#include "tokenaudit/ledger.h"
+
+namespace tokenaudit::ingest {
+
+struct ServiceOptions {
+  std::string default_tenant = "default";
+  record::ParseLimits limits;
+  uint32_t max_record_bytes = 1u << 20;
+};
+
+class Service final : public http::HttpHandler {
+ public:
+  // Borrowed pointers; all must outlive the Service.
+  Service(Ledger* ledger, auth::KeyStore* keys, const auth::Pseudonymizer* pseudonymizer,
+          const CostTable* pricing, metrics::Registry* metrics, ServiceOptions options);
+
+  // Rebuilds the idempotency and event indexes from the log, then marks the service ready.
+  // `progress(done, total)` is called now and then.
+  Status Rebuild(const std::function<void(uint64_t, uint64_t)>& progress);
+
+  void Handle(http::HttpRequest request, http::Responder respond) override;
+
+  bool ready() const { return ready_.load(); }
+
+ private:
+  struct Route;
+  struct IngestCall;
+
+  // Authenticates the bearer key; on failure responds (401) and returns false.
+  bool Authenticate(const http::HttpRequest& req, const http::Responder& respond,
+                    auth::Principal* who);
+  void PostEvents(const auth::Principal& who, http::HttpRequest req, http::Responder respond);
+  void GetEvents(const auth::Principal& who, const http::HttpRequest& req,
+                 http::Responder respond);
+  void GetCheckpoint(const http::HttpRequest& req, http::Responder respond);
+  void GetInclusionProof(const auth::Principal& who, const http::HttpRequest& req,
+                         http::Responder respond);
+  void GetConsistencyProof(const http::HttpRequest& req, http::Responder respond);
+  void GetMetrics(http::Responder respond);
+  // Appends an access record for a read by an admin or auditor, then runs `then` (or answers
+  // 503 if the ledger cannot record it: no unaudited reads).
+  void AuditRead(const auth::Principal& who, std::string_view what, uint64_t result_count,
+                 http::Responder respond, std::function<void()> then);
+  // Indexes a stored record (dedup and event index). Thread-safe.
+  void IndexStored(uint64_t seq, const UsageRecord& r);
+  void Finish(std::shared_ptr<IngestCall> call);
+
+  Ledger* const ledger_;
+  auth::KeyStore* const keys_;
+  const auth::Pseudonymizer* const pseudonymizer_;
+  const Enricher enricher_;
+  const ServiceOptions options_;
+  DedupIndex dedup_;
+  EventIndex events_;
+  std::atomic<bool> ready_{false};
+
+  metrics::Registry* const metrics_;
+  metrics::Counter* ingested_;
+  metrics::Counter* duplicates_;
+  metrics::Counter* access_records_;
+  metrics::Histogram* request_batch_;
+
+ public:
+  // For the ledger's observers, created before the ledger is opened.
+  static void RegisterLedgerMetrics(metrics::Registry* r, LedgerOptions* options);
+
+ private:
+  metrics::Counter* Rejected(std::string_view reason);
+  Mutex rejected_mu_;
+  std::map<std::string, metrics::Counter*, std::less<>> rejected_ GUARDED_BY(rejected_mu_);
+};
+
+}  // namespace tokenaudit::ingest
+
+#endif  // TOKENAUDIT_INGEST_SERVICE_H_

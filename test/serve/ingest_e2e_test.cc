@@ -1,0 +1,163 @@
+// End-to-end: the real `tokenaudit serve` binary, ingest in every format, read back, restart.
+
+#include <gtest/gtest.h>
+
+#include "test/serve/serve_test_util.h"
+
+namespace tokenaudit::testing {
+namespace {
+
+class IngestE2eTest : public ServeTest {};
+
+TEST_F(IngestE2eTest, EveryFormatIsStoredReadBackAndSurvivesRestart) {
+  StartServer();
+  // Single JSON record: the answer is the stored, enriched record.
+  HttpResult r = Post(ingest_, Record("r1", "alice"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"duplicate\":false"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"user\":\"u_"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("alice"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"usage.estimated_tokens_milli\":312800"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"usage.gflops\":193.1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"request_id\":\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"capture\":\"api\""), std::string::npos) << r.body;
+
+  // A JSON array batch.
+  std::string batch = "[" + Record("b1", "alice") + "," + Record("b2", "bob") + "," +
+                      Record("b3", "carol") + "]";
+  r = Post(ingest_, batch);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"accepted\":3"), std::string::npos) << r.body;
+
+  // NDJSON.
+  r = Post(ingest_, Record("n1", "alice") + "\n\n" + Record("n2", "bob") + "\n",
+           "application/x-ndjson");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"accepted\":2"), std::string::npos) << r.body;
+
+  // CloudEvents, single and batch: id/source/time in the envelope, the rest in data.
+  auto cloud_event = [](const std::string& id, const std::string& user) {
+    return "{\"specversion\":\"1.0\",\"type\":\"ai.usage.v1\",\"id\":\"" + id +
+           "\",\"source\":\"test/ce\",\"tenant\":\"city-archive\",\"time\":\"2026-11-30T11:00:00Z\","
+           "\"data\":{\"user\":\"" +
+           user +
+           "\",\"gen_ai.request.model\":\"ddcolor_paper\","
+           "\"input.width\":1024,\"input.height\":768,\"status\":\"success\"}}";
+  };
+  r = Post(ingest_, cloud_event("c1", "alice"), "application/cloudevents+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Post(ingest_, "[" + cloud_event("c2", "bob") + "," + cloud_event("c3", "alice") + "]",
+           "application/cloudevents-batch+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  HttpResult all = Get(admin_, "/v1/events?limit=1000");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(Count(all.body, "\"seq\":"), 9u) << all.body;
+  HttpResult mine = Get(alice_, "/v1/events");
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_EQ(Count(mine.body, "\"seq\":"), 5u) << mine.body;
+
+  // Restart: the same records, and a retried batch adds nothing.
+  ASSERT_EQ(server_->Stop(), 0) << server_->AllOutput();
+  StartServer();
+  HttpResult again = Get(admin_, "/v1/events?limit=1000");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(Count(again.body, "\"seq\":"), 9u);
+  EXPECT_EQ(again.body, all.body);
+  r = Post(ingest_, batch);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"accepted\":0,\"duplicates\":3"), std::string::npos) << r.body;
+  r = Post(ingest_, Record("r1", "alice"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"duplicate\":true"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"seq\":0"), std::string::npos) << r.body;
+  EXPECT_EQ(Count(Get(admin_, "/v1/events?limit=1000").body, "\"seq\":"), 9u);
+
+  // Filters and cursor pagination.
+  HttpResult page = Get(admin_, "/v1/events?limit=2&model=ddcolor_paper_tiny");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(Count(page.body, "\"seq\":"), 2u);
+  size_t c = page.body.find("\"next_cursor\":\"");
+  ASSERT_NE(c, std::string::npos) << page.body;
+  std::string cursor = page.body.substr(c + 15, page.body.find('"', c + 15) - c - 15);
+  HttpResult next = Get(admin_, "/v1/events?limit=100&model=ddcolor_paper_tiny&cursor=" + cursor);
+  EXPECT_EQ(Count(next.body, "\"seq\":"), 4u) << next.body;
+  EXPECT_NE(next.body.find("\"next_cursor\":null"), std::string::npos);
+
+  ASSERT_EQ(server_->Stop(), 0);
+  CommandResult v = RunCommand({TOKENAUDIT_BIN, "verify", "-q", data_}, {}, dir_);
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+TEST_F(IngestE2eTest, ConcurrentRetriesOfOneRecordStoreItOnce) {
+  StartServer();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      HttpClient c(server_->port());
+      for (int i = 0; i < 20; ++i) {
+        HttpResult r = c.Request("POST", "/v1/events", Record("same-" + std::to_string(i), "alice"),
+                                 {{"Content-Type", "application/json"},
+                                  {"Authorization", "Bearer " + ingest_}});
+        if (r.status == 200) ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 120);
+  EXPECT_EQ(Count(Get(admin_, "/v1/events?limit=1000").body, "\"seq\":"), 20u);
+}
+
+TEST_F(IngestE2eTest, BadInputGetsPreciseErrorsAndNothingIsHalfWritten) {
+  StartServer({"--config", "/dev/null"});
+  std::string good = Record("ok1", "alice");
+  // Truncated JSON at several points.
+  for (size_t cut : {size_t{1}, good.size() / 2, good.size() - 1}) {
+    HttpResult r = Post(ingest_, good.substr(0, cut));
+    EXPECT_EQ(r.status, 400) << cut << " " << r.body;
+    EXPECT_NE(r.body.find("\"code\":\"invalid_json\""), std::string::npos) << r.body;
+  }
+  // Wrong type, named field.
+  std::string wrong_type = Record("t1", "alice");
+  wrong_type.replace(wrong_type.find("\"input.width\":460"), 17, "\"input.width\":\"460\"");
+  HttpResult r = Post(ingest_, wrong_type);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("\"field\":\"input.width\""), std::string::npos) << r.body;
+  // Out of range.
+  r = Post(ingest_, Record("t2", "alice", 0, 680));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("\"code\":\"out_of_range\""), std::string::npos) << r.body;
+  r = Post(ingest_, Record("t3", "alice", 460, 680, ",\"duration_ms\":99999999999999999999"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  // Nesting 100,000 deep: refused before parsing, the server lives on.
+  r = Post(ingest_, std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("too_deep"), std::string::npos) << r.body;
+  // Invalid UTF-8.
+  r = Post(ingest_, Record("u1", "al\xff\xfeice"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("invalid_utf8"), std::string::npos) << r.body;
+  // Unknown content type.
+  r = Post(ingest_, good, "text/plain");
+  EXPECT_EQ(r.status, 415) << r.body;
+  // A 10 MB body: refused from the header alone (the server does not wait for the bytes).
+  HttpClient big(server_->port());
+  HttpResult too_big = big.PartialBody("/v1/events", "Bearer " + ingest_, 20u << 20, 1000, 5000);
+  EXPECT_EQ(too_big.status, 413) << too_big.body;
+  // A batch with one bad record: 207, the good ones stored, the bad one explained.
+  r = Post(ingest_, "[" + Record("m1", "alice") + ",{\"id\":\"m2\"}," + Record("m3", "bob") + "]");
+  EXPECT_EQ(r.status, 207) << r.body;
+  EXPECT_NE(r.body.find("\"accepted\":2"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"index\":1,\"status\":400"), std::string::npos) << r.body;
+  // The server is alive and stored exactly the two good records.
+  HttpResult all = Get(admin_, "/v1/events?limit=1000");
+  EXPECT_EQ(Count(all.body, "\"seq\":"), 2u) << all.body;
+  HttpResult metrics = Get(admin_, "/metrics");
+  EXPECT_NE(metrics.body.find("tokenaudit_rejected_records_total{reason=\"too_deep\"} 1"),
+            std::string::npos)
+      << metrics.body;
+}
+
+}  // namespace
+}  // namespace tokenaudit::testing
