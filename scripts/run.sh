@@ -8,11 +8,6 @@ cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j "$(nproc)" --target tokenaudit
 BIN=build-release/tools/tokenaudit/tokenaudit
 if [ $# -eq 0 ]; then
-  if "$BIN" --help 2>/dev/null | grep -q '^  serve'; then
-    exec "$BIN" serve
-  fi
-  echo "tokenaudit is built at $BIN. 'serve' is not in this build yet (see README, Status);"
-  echo "the ledger and 'tokenaudit verify' are:"
-  exec "$BIN" --help
+  exec "$BIN" serve
 fi
 exec "$BIN" "$@"

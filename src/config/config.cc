@@ -101,8 +101,9 @@ Status LoadPricing(const toml::table& t, const std::string& origin, ServeConfig*
           return Status::InvalidArgument(Where(origin, m.source()) +
                                          ": pricing.models entries must be tables");
         ingest::ModelCost mc;
-        for (const auto& [mk, mv] : *mt) {
-          std::string name(mk.str());
+        for (const auto& entry : *mt) {
+          const toml::node& mv = entry.second;  // named, so the lambdas below can capture it
+          std::string name(entry.first.str());
           auto num = mv.value<double>();
           auto integer = mv.value<int64_t>();
           auto milli = [&](int64_t* dst) -> Status {

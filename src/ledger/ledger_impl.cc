@@ -126,7 +126,7 @@ Status LedgerImpl::Recover() {
   }
   LogReplayer replayer([this](const merkle::Hash& leaf) TA_NO_THREAD_SAFETY_ANALYSIS {
     tree_.Append(leaf);  // under index_lock, below
-  });
+  }, log_id_hex_);
   for (size_t i = 0; i < file_cps.size(); ++i) {
     replayer.ExpectCheckpoint(
         file_cps[i], JoinPath(i < own_files ? checkpoint_dir_ : options_.checkpoint_mirror_dir,

@@ -6,8 +6,22 @@
 
 namespace tokenaudit::ledger {
 
-LogReplayer::LogReplayer(std::function<void(const merkle::Hash&)> leaf_sink)
-    : leaf_sink_(std::move(leaf_sink)) {}
+LogReplayer::LogReplayer(std::function<void(const merkle::Hash&)> leaf_sink,
+                         std::string log_id_hex)
+    : leaf_sink_(std::move(leaf_sink)), log_id_hex_(std::move(log_id_hex)) {}
+
+Status LogReplayer::CheckIdentity(const Checkpoint& cp) const {
+  if (!log_id_hex_.empty() && cp.log_id != log_id_hex_) {
+    return Status::Corruption("checkpoint of log " + cp.log_id + ", this log is " + log_id_hex_);
+  }
+  if (!pinned_keys_.empty() &&
+      std::find(pinned_keys_.begin(), pinned_keys_.end(), cp.public_key_hex) ==
+          pinned_keys_.end()) {
+    return Status::Corruption("checkpoint signed by key " + cp.public_key_hex +
+                              ", which is not a trusted key");
+  }
+  return Status::OK();
+}
 
 void LogReplayer::ExpectCheckpoint(const Checkpoint& cp, std::string origin) {
   expected_.push_back({cp, std::move(origin)});
@@ -25,6 +39,7 @@ Status LogReplayer::CheckExpected() {
   while (next_expected_ < expected_.size() &&
          expected_[next_expected_].cp.tree_size <= range_.size()) {
     const Expected& e = expected_[next_expected_];
+    RETURN_IF_ERROR(CheckIdentity(e.cp).WithContext(e.origin));
     if (e.cp.tree_size < range_.size()) {
       return Status::Internal(e.origin + ": checkpoint added after the log passed its size");
     }
@@ -39,6 +54,7 @@ Status LogReplayer::CheckExpected() {
                                 ", the checkpoint says " + merkle::ToHex(e.cp.root));
     }
     ++checkpoints_checked_;
+    newest_checkpoint_size_ = std::max(newest_checkpoint_size_, e.cp.tree_size);
     ++next_expected_;
   }
   return Status::OK();
@@ -58,6 +74,7 @@ Status LogReplayer::Visit(const log::ScannedFrame& frame) {
       return Status::Corruption(where() + ": checkpoint record for size " +
                                 std::to_string(cp->tree_size) + " is not at that seq");
     }
+    RETURN_IF_ERROR(CheckIdentity(*cp).WithContext(where()));
     RETURN_IF_ERROR(VerifyCheckpointSignature(*cp).WithContext(where()));
     merkle::Hash root = range_.Root();
     if (cp->root != root) {
@@ -65,6 +82,7 @@ Status LogReplayer::Visit(const log::ScannedFrame& frame) {
                                 " differs from the log's root " + merkle::ToHex(root));
     }
     ++checkpoints_checked_;
+    newest_checkpoint_size_ = std::max(newest_checkpoint_size_, cp->tree_size);
     last_logged_ = *cp;
   }
   merkle::Hash leaf = merkle::HashLeaf(frame.payload);

@@ -20,7 +20,13 @@ namespace tokenaudit::ledger {
 class LogReplayer {
  public:
   // `leaf_sink`, if set, receives every leaf hash in order (the ledger feeds its HashTree).
-  explicit LogReplayer(std::function<void(const merkle::Hash&)> leaf_sink = nullptr);
+  // `log_id_hex`, if set, is the only log id a checkpoint (in the log or given) may name.
+  explicit LogReplayer(std::function<void(const merkle::Hash&)> leaf_sink = nullptr,
+                       std::string log_id_hex = "");
+
+  // If called, every checkpoint (in the log and given) must be signed by one of these Ed25519
+  // public keys (64 hex digits each).
+  void PinKeys(std::vector<std::string> public_keys_hex) { pinned_keys_ = std::move(public_keys_hex); }
 
   // A checkpoint that must hold: its signature must verify and the replayed root at its size must
   // equal its root. `origin` names it in errors (a file path, "--checkpoint").
@@ -35,14 +41,20 @@ class LogReplayer {
   uint64_t size() const { return range_.size(); }
   merkle::Hash root() const { return range_.Root(); }
   uint64_t checkpoints_checked() const { return checkpoints_checked_; }
+  // The largest tree size of any checkpoint checked so far (0 if none).
+  uint64_t newest_checkpoint_size() const { return newest_checkpoint_size_; }
   uint64_t records_by_type(RecordType t) const { return by_type_[static_cast<int>(t)]; }
   // The last checkpoint record found in the log (tree_size 0 if none).
   const Checkpoint& last_logged_checkpoint() const { return last_logged_; }
 
  private:
   Status CheckExpected();
+  // Log id and pinned key checks shared by both kinds of checkpoint.
+  Status CheckIdentity(const Checkpoint& cp) const;
 
   std::function<void(const merkle::Hash&)> leaf_sink_;
+  std::string log_id_hex_;
+  std::vector<std::string> pinned_keys_;
   merkle::CompactRange range_;
   struct Expected {
     Checkpoint cp;
@@ -52,6 +64,7 @@ class LogReplayer {
   size_t next_expected_ = 0;
   bool sorted_ = false;
   uint64_t checkpoints_checked_ = 0;
+  uint64_t newest_checkpoint_size_ = 0;
   uint64_t by_type_[8] = {};
   Checkpoint last_logged_;
 };

@@ -24,14 +24,19 @@ Status VerifyDataDir(Env* env, const std::string& data_dir, const VerifyOptions&
   const std::string log_id_hex = meta.substr(prefix.size(), 32);
   ASSIGN_OR_RETURN(std::string log_id_raw, HexDecode(log_id_hex));
 
-  LogReplayer replayer;
-  auto expect_file = [&](const std::string& path) -> Status {
+  LogReplayer replayer(nullptr, log_id_hex);
+  if (!options.trusted_keys.empty()) replayer.PinKeys(options.trusted_keys);
+  auto expect_file = [&](const std::string& path, uint64_t named_size, bool named) -> Status {
     ASSIGN_OR_RETURN(std::string text, ReadFileToString(env, path));
     auto cp = DecodeCheckpointFile(text);
     if (!cp.ok()) return cp.status().WithContext(path);
     if (cp->log_id != log_id_hex) {
       return Status::Corruption(path + ": checkpoint of log " + cp->log_id + ", this log is " +
                                 log_id_hex);
+    }
+    if (named && cp->tree_size != named_size) {
+      return Status::Corruption(path + ": file name says size " + std::to_string(named_size) +
+                                ", the checkpoint says " + std::to_string(cp->tree_size));
     }
     replayer.ExpectCheckpoint(*cp, path);
     return Status::OK();
@@ -42,18 +47,27 @@ Status VerifyDataDir(Env* env, const std::string& data_dir, const VerifyOptions&
     std::sort(children.begin(), children.end());
     for (const auto& name : children) {
       uint64_t size = 0;
-      if (ParseCheckpointFileName(name, &size)) RETURN_IF_ERROR(expect_file(JoinPath(cp_dir, name)));
+      if (ParseCheckpointFileName(name, &size)) {
+        RETURN_IF_ERROR(expect_file(JoinPath(cp_dir, name), size, true));
+      }
     }
   }
-  for (const auto& path : options.checkpoint_files) RETURN_IF_ERROR(expect_file(path));
+  for (const auto& path : options.checkpoint_files) RETURN_IF_ERROR(expect_file(path, 0, false));
 
+  const std::string log_dir = JoinPath(data_dir, "log");
+  if (!env->FileExists(log_dir)) {
+    // LEDGER is written before log/ exists only for an instant at creation; a data directory
+    // without its log has lost it.
+    return Status::Corruption(data_dir + ": the LEDGER file is there but the log/ directory is "
+                              "missing");
+  }
   log::ScanOptions scan_options;
   scan_options.expected_log_id = log_id_raw;
   scan_options.progress = options.progress;
   log::ScanSummary summary;
-  Status s = log::ScanLog(env, JoinPath(data_dir, "log"), scan_options,
-                          [&replayer](const log::ScannedFrame& f) { return replayer.Visit(f); },
-                          &summary);
+  // The replayer checks each checkpoint record's log id, key, position, signature and root.
+  auto visit = [&replayer](const log::ScannedFrame& f) { return replayer.Visit(f); };
+  Status s = log::ScanLog(env, log_dir, scan_options, visit, &summary);
   report->records = replayer.size();
   report->segments = summary.segments;
   report->bytes = summary.total_bytes;
@@ -67,6 +81,14 @@ Status VerifyDataDir(Env* env, const std::string& data_dir, const VerifyOptions&
   report->torn_bytes = summary.torn_bytes;
   report->torn_offset = summary.torn_offset;
   report->torn_segment = summary.torn_bytes > 0 ? summary.last_segment : "";
+  report->uncovered_records = report->records - replayer.newest_checkpoint_size();
+  if (options.strict && summary.torn_bytes > 0) {
+    return Status::Corruption("segment " + summary.last_segment + " offset " +
+                              std::to_string(summary.torn_offset) + " (seq " +
+                              std::to_string(report->records) + "): torn tail of " +
+                              std::to_string(summary.torn_bytes) +
+                              " bytes (--strict: a cleanly stopped ledger has none)");
+  }
   return Status::OK();
 }
 

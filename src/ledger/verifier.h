@@ -20,6 +20,10 @@ namespace tokenaudit::ledger {
 struct VerifyOptions {
   // Checkpoint files (text format) that must hold, e.g. exported earlier to another machine.
   std::vector<std::string> checkpoint_files;
+  // If not empty: every checkpoint must be signed by one of these Ed25519 public keys (hex).
+  std::vector<std::string> trusted_keys;
+  // A torn tail is Corruption instead of a warning: for auditing a cleanly stopped ledger.
+  bool strict = false;
   // Called now and then with (bytes verified, total bytes).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -37,6 +41,8 @@ struct VerifyReport {
   uint64_t torn_bytes = 0;
   uint64_t torn_offset = 0;
   std::string torn_segment;
+  // Records after the newest checkpoint that held: not yet covered by any signed root.
+  uint64_t uncovered_records = 0;
 };
 
 // OK if everything verifies; otherwise the first failure: Corruption naming the segment, offset

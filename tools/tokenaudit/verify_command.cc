@@ -18,6 +18,8 @@ namespace {
 struct VerifyArgs {
   std::string data_dir;
   std::vector<std::string> checkpoints;
+  std::vector<std::string> keys;
+  bool strict = false;
   bool quiet = false;
 };
 
@@ -29,6 +31,8 @@ int RunVerify(const VerifyArgs& args) {
   auto last_print = start;
   ledger::VerifyOptions options;
   options.checkpoint_files = args.checkpoints;
+  options.trusted_keys = args.keys;
+  options.strict = args.strict;
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (!args.quiet) {
     options.progress = [&](uint64_t done, uint64_t total) {
@@ -63,6 +67,12 @@ int RunVerify(const VerifyArgs& args) {
       static_cast<unsigned long long>(report.checkpoints_checked),
       static_cast<unsigned long long>(report.records), merkle::ToHex(report.root).c_str(), secs,
       secs > 0 ? static_cast<double>(report.records) / secs : 0.0);
+  if (report.records == 0) {
+    std::printf("WARNING: the log is empty.\n");
+  } else if (report.uncovered_records > 0) {
+    std::printf("NOTE: the last %llu records are not yet covered by a signed checkpoint.\n",
+                static_cast<unsigned long long>(report.uncovered_records));
+  }
   if (report.torn_bytes > 0) {
     std::printf(
         "WARNING: torn tail of %llu bytes at offset %llu of segment %s (an unclean stop);\n"
@@ -87,6 +97,11 @@ void RegisterVerify(CLI::App* app, std::function<int()>* run) {
   cmd->add_option("--checkpoint", args->checkpoints,
                   "a checkpoint file that must hold, e.g. one exported to another machine "
                   "(repeatable)");
+  cmd->add_option("--key", args->keys,
+                  "trusted Ed25519 public key (64 hex digits): every checkpoint must be signed "
+                  "by one of the keys given (repeatable)");
+  cmd->add_flag("--strict", args->strict,
+                "treat a torn tail as corruption (exit 1), for a ledger that was stopped cleanly");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->callback([run, args] { *run = [args] { return RunVerify(*args); }; });
 }

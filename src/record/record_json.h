@@ -1,0 +1,105 @@
+// Usage records as JSON: strict parsing of ingest bodies (plain JSON, CloudEvents, NDJSON) into
+// UsageRecord values, and the canonical encoding that the ledger stores and hashes.
+//
+// Parsing checks syntax and types only; semantic rules (required fields, ranges, patterns) are in
+// validate.h and run after the server has applied its defaults. The rules, error codes and the
+// canonical form are specified in doc/usage_record.md.
+//
+// Error messages name the field and the rule that failed and never contain the offending value:
+// values may carry personal data, and messages end up in logs and HTTP responses.
+//
+// All functions are pure and thread-safe. JSON parsing uses simdjson behind this interface.
+
+#ifndef TOKENAUDIT_RECORD_RECORD_JSON_H_
+#define TOKENAUDIT_RECORD_RECORD_JSON_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/record/body_format.h"
+#include "tokenaudit/usage_record.h"
+
+namespace tokenaudit::record {
+
+// `error.code` values (doc/http_api.md) produced by this area.
+inline constexpr std::string_view kInvalidJson = "invalid_json";
+inline constexpr std::string_view kTooDeep = "too_deep";
+inline constexpr std::string_view kInvalidUtf8 = "invalid_utf8";
+inline constexpr std::string_view kMissingField = "missing_field";
+inline constexpr std::string_view kInvalidType = "invalid_type";
+inline constexpr std::string_view kOutOfRange = "out_of_range";
+inline constexpr std::string_view kInvalidFormat = "invalid_format";
+inline constexpr std::string_view kUnknownField = "unknown_field";
+inline constexpr std::string_view kTooLong = "too_long";
+inline constexpr std::string_view kTooManyItems = "too_many_items";
+inline constexpr std::string_view kBodyTooLarge = "body_too_large";
+
+// Why a body or an item was refused. `field` is the JSON name at fault (empty when the whole
+// body or item is at fault); for unknown_field it is the unknown key, cut to at most 64 bytes on
+// a UTF-8 boundary. `message` is "<field>: <rule>" and never contains a value from the input.
+struct FieldError {
+  std::string code;
+  std::string field;
+  std::string message;
+
+  bool operator==(const FieldError&) const = default;
+};
+
+// A FieldError whose message is "<field>: <rule>" (just `rule` when `field` is empty). `rule`
+// must not contain input values.
+FieldError MakeFieldError(std::string_view code, std::string_view field, std::string_view rule);
+
+struct ParseLimits {
+  size_t max_body_bytes = size_t{8} << 20;  // larger bodies: body_too_large
+  size_t max_depth = 32;           // nesting of [ and {, checked before parsing; capped at 1024
+  size_t max_items = 10000;        // records per body: too_many_items
+  size_t max_string_bytes = 1024;  // any string value after unescaping: too_long
+};
+
+// One record of a body. When !ok, `error` says why and `record` holds whatever was parsed.
+struct ParsedItem {
+  bool ok = false;
+  UsageRecord record;
+  FieldError error;
+  size_t line = 0;  // kNdjson: 1-based line number of the item; 0 for other formats
+};
+
+struct ParsedBody {
+  // False when the body as a whole is refused (not JSON, too deep, invalid UTF-8, too many
+  // items, too large, wrong shape); then `error` says why and `items` is empty. The server
+  // answers 400 (413 for body_too_large).
+  bool ok = false;
+  FieldError error;
+  // True for an array body, a CloudEvents batch and NDJSON (answered with per-item results);
+  // false for a single object (answered with the one record or its error).
+  bool batch = false;
+  // In body order; NDJSON blank lines produce no item. An item that fails is independent of the
+  // others.
+  std::vector<ParsedItem> items;
+};
+
+// Parses a whole ingest body. Items are parsed, not validated: call Validate() on each ok item
+// after applying server defaults.
+ParsedBody ParseBody(std::string_view body, BodyFormat format, const ParseLimits& limits = {});
+
+// Parses one JSON record object (the kJson single-object case). Returns false and fills `*error`
+// (if non-null) on any failure; `*record` is then unspecified.
+bool ParseRecordJson(std::string_view json, UsageRecord* record, FieldError* error = nullptr,
+                     const ParseLimits& limits = {});
+
+// The canonical stored form: keys sorted by bytes, no whitespace, absent fields omitted,
+// minimal deterministic string escaping, integers in decimal, usage.gflops as a trimmed decimal,
+// times as "YYYY-MM-DDTHH:MM:SS.ffffffZ". For every record r that ParseRecordJson accepts or
+// Validate accepts: ParseRecordJson(EncodeCanonical(r)) == r.
+std::string EncodeCanonical(const UsageRecord& record);
+
+// EncodeCanonical plus `"seq":N` in its sorted position, for API responses. Not parseable as a
+// record (seq is assigned by the ledger, never sent).
+std::string EncodeWithSeq(const UsageRecord& record, uint64_t seq);
+
+}  // namespace tokenaudit::record
+
+#endif  // TOKENAUDIT_RECORD_RECORD_JSON_H_

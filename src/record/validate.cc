@@ -1,0 +1,184 @@
+#include "src/record/validate.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "src/record/record_fields.h"
+
+namespace tokenaudit::record {
+namespace {
+
+constexpr int64_t kMsPer31Days = int64_t{31} * 86'400 * 1'000;
+
+// What a string field must look like beyond the rules every string follows.
+enum class StringRule {
+  kFree,       // valid UTF-8, at most kMaxStringBytes, no control characters
+  kId,         // 1..256 bytes of visible ASCII (0x21..0x7E)
+  kTenant,     // [a-z0-9][a-z0-9._-]{0,63}
+  kTaskType,   // [a-z0-9_]{1,64}
+  kInputHash,  // "sha256:" + 64 lower-case hex digits
+  kRequestId,  // 16 lower-case hex digits
+  kStatus,     // success|error|cached|interrupted|rejected
+  kCapture,    // gateway|extension|api
+};
+
+struct StringFieldRule {
+  std::string_view name;
+  StringRule rule;
+};
+constexpr StringFieldRule kStringRules[] = {
+    {"capture", StringRule::kCapture},
+    {"id", StringRule::kId},
+    {"input.hash", StringRule::kInputHash},
+    {"request_id", StringRule::kRequestId},
+    {"source", StringRule::kId},
+    {"status", StringRule::kStatus},
+    {"task_type", StringRule::kTaskType},
+    {"tenant", StringRule::kTenant},
+};
+
+struct RangeRule {
+  std::string_view name;
+  int64_t min;
+  int64_t max;  // inclusive
+  std::string_view text;
+};
+constexpr RangeRule kRangeRules[] = {
+    {"cost_micros", 0, 1'000'000'000'000'000, "must be between 0 and 10^15"},
+    {"duration_ms", 0, kMsPer31Days, "must be between 0 and 2678400000 (31 days)"},
+    {"gen_ai.usage.input_tokens", 0, 1'000'000'000'000, "must be between 0 and 10^12"},
+    {"gen_ai.usage.output_tokens", 0, 1'000'000'000'000, "must be between 0 and 10^12"},
+    {"input.batch", 1, 10'000, "must be between 1 and 10000"},
+    {"input.height", 1, 1'000'000, "must be between 1 and 1000000"},
+    {"input.model_input_size", 1, 65'536, "must be between 1 and 65536"},
+    {"input.width", 1, 1'000'000, "must be between 1 and 1000000"},
+    {"start_time", kMinRecordTimeUs, kEndRecordTimeUs - 1,
+     "must be in [2000-01-01T00:00:00Z, 2200-01-01T00:00:00Z)"},
+    {"time", kMinRecordTimeUs, kEndRecordTimeUs - 1,
+     "must be in [2000-01-01T00:00:00Z, 2200-01-01T00:00:00Z)"},
+    {"usage.estimated_tokens_milli", 0, 1'000'000'000'000'000, "must be between 0 and 10^15"},
+    {"usage.gflops", 0, 1'000'000'000'000'000, "must be between 0 and 10^12"},
+    {"usage.gpu_ms", 0, kMsPer31Days, "must be between 0 and 2678400000 (31 days)"},
+};
+
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+bool AllOf(std::string_view s, bool (*pred)(char)) { return std::all_of(s.begin(), s.end(), pred); }
+
+class Checker {
+ public:
+  explicit Checker(FieldError* out) : out_(out) {}
+  bool Fail(std::string_view code, std::string_view field, std::string_view rule) {
+    if (out_ != nullptr) *out_ = MakeFieldError(code, field, rule);
+    return false;
+  }
+  bool String(std::string_view name, std::string_view s);
+  bool Number(std::string_view name, int64_t v);
+
+ private:
+  FieldError* out_;
+};
+
+bool Checker::String(std::string_view name, std::string_view s) {
+  if (!simdjson::validate_utf8(s.data(), s.size())) {
+    return Fail(kInvalidUtf8, name, "must be valid UTF-8");
+  }
+  if (s.size() > kMaxStringBytes) return Fail(kTooLong, name, "must be at most 1024 bytes");
+  if (std::any_of(s.begin(), s.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; })) {
+    return Fail(kInvalidFormat, name, "must not contain control characters");
+  }
+  StringRule rule = StringRule::kFree;
+  for (const StringFieldRule& r : kStringRules) {
+    if (r.name == name) rule = r.rule;
+  }
+  switch (rule) {
+    case StringRule::kFree:
+      return true;
+    case StringRule::kId:
+      if (s.size() > kMaxIdBytes) return Fail(kTooLong, name, "must be at most 256 bytes");
+      if (!AllOf(s, [](char c) { return c >= 0x21 && c <= 0x7E; })) {
+        return Fail(kInvalidFormat, name, "must be visible ASCII characters (no spaces)");
+      }
+      return true;
+    case StringRule::kTenant:
+      if (s.size() > 64) return Fail(kTooLong, name, "must be at most 64 bytes");
+      if (!IsLowerAlnum(s[0]) ||
+          !AllOf(s, [](char c) { return IsLowerAlnum(c) || c == '.' || c == '_' || c == '-'; })) {
+        return Fail(kInvalidFormat, name, "must match [a-z0-9][a-z0-9._-]{0,63}");
+      }
+      return true;
+    case StringRule::kTaskType:
+      if (s.size() > 64) return Fail(kTooLong, name, "must be at most 64 bytes");
+      if (!AllOf(s, [](char c) { return IsLowerAlnum(c) || c == '_'; })) {
+        return Fail(kInvalidFormat, name, "must match [a-z0-9_]{1,64}");
+      }
+      return true;
+    case StringRule::kInputHash: {
+      constexpr std::string_view kPrefix = "sha256:";
+      if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix ||
+          !AllOf(s.substr(kPrefix.size()), IsLowerHex)) {
+        return Fail(kInvalidFormat, name,
+                    "must be \"sha256:\" followed by 64 lower-case hex digits");
+      }
+      return true;
+    }
+    case StringRule::kRequestId:
+      if (s.size() != 16 || !AllOf(s, IsLowerHex)) {
+        return Fail(kInvalidFormat, name, "must be 16 lower-case hex digits");
+      }
+      return true;
+    case StringRule::kStatus:
+      if (s != "success" && s != "error" && s != "cached" && s != "interrupted" &&
+          s != "rejected") {
+        return Fail(kInvalidFormat, name,
+                    "must be one of success, error, cached, interrupted, rejected");
+      }
+      return true;
+    case StringRule::kCapture:
+      if (s != "gateway" && s != "extension" && s != "api") {
+        return Fail(kInvalidFormat, name, "must be one of gateway, extension, api");
+      }
+      return true;
+  }
+  return true;
+}
+
+bool Checker::Number(std::string_view name, int64_t v) {
+  for (const RangeRule& r : kRangeRules) {
+    if (r.name != name) continue;
+    if (v < r.min || v > r.max) return Fail(kOutOfRange, name, r.text);
+    return true;
+  }
+  // A numeric field without a rule would be a programming error; refuse rather than pass.
+  return Fail(kOutOfRange, name, "has no range rule");
+}
+
+}  // namespace
+
+bool Validate(const UsageRecord& r, FieldError* error) {
+  Checker check(error);
+  if (r.id.empty()) return check.Fail(kMissingField, "id", "is required");
+  if (r.source.empty()) return check.Fail(kMissingField, "source", "is required");
+  if (!r.time_us.has_value()) return check.Fail(kMissingField, "time", "is required");
+  if (r.status.empty()) return check.Fail(kMissingField, "status", "is required");
+  for (const FieldSpec& spec : kRecordFields) {
+    if (spec.kind == FieldKind::kString) {
+      const std::string& s = r.*spec.str;
+      if (!s.empty() && !check.String(spec.name, s)) return false;
+    } else {
+      const std::optional<int64_t>& n = r.*spec.num;
+      if (n.has_value() && !check.Number(spec.name, *n)) return false;
+    }
+  }
+  if (r.start_time_us.has_value() && *r.start_time_us > *r.time_us) {
+    return check.Fail(kOutOfRange, "start_time", "must not be after time");
+  }
+  return true;
+}
+
+}  // namespace tokenaudit::record
