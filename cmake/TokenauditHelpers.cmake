@@ -6,7 +6,11 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
 endif()
 
 set(TOKENAUDIT_SAN_FLAGS "")
-if(TOKENAUDIT_SANITIZE)
+if(TOKENAUDIT_FUZZ)
+  # Instrument every library for coverage, so the fuzzers see inside them; fuzz executables add
+  # -fsanitize=fuzzer themselves (test/fuzz/CMakeLists.txt).
+  set(TOKENAUDIT_SAN_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+elseif(TOKENAUDIT_SANITIZE)
   set(TOKENAUDIT_SAN_FLAGS -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 elseif(TOKENAUDIT_TSAN)
   set(TOKENAUDIT_SAN_FLAGS -fsanitize=thread)

@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <utility>
 
-#include "src/ledger/log_replayer.h"
 #include "src/log/frame.h"
 #include "src/log/log_format.h"
-#include "src/log/log_scanner.h"
 #include "src/log/segment_file.h"
-#include "src/util/coding.h"
-#include "src/util/hex.h"
 #include "src/util/random.h"
 
 namespace tokenaudit {
@@ -21,12 +17,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
 namespace ledger {
 namespace {
 
-constexpr std::string_view kLedgerFileHeader = "tokenaudit-ledger/v1\n";
 constexpr uint64_t kMaxBatchBytes = 8ull << 20;
-
-std::string LedgerFileContents(const std::string& log_id_hex) {
-  return std::string(kLedgerFileHeader) + "log_id " + log_id_hex + "\n";
-}
 
 }  // namespace
 
@@ -51,157 +42,6 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const LedgerOptions& options) {
   RETURN_IF_ERROR(impl->Recover());
   impl->writer_ = std::thread([p = impl.get()] { p->WriterLoop(); });
   return std::unique_ptr<Ledger>(std::move(impl));
-}
-
-Status LedgerImpl::LoadCheckpointFiles(const std::string& dir, std::vector<Checkpoint>* out) {
-  if (!env_->FileExists(dir)) return Status::OK();
-  ASSIGN_OR_RETURN(auto children, env_->GetChildren(dir));
-  for (const auto& name : children) {
-    uint64_t size = 0;
-    if (!ParseCheckpointFileName(name, &size)) continue;
-    const std::string path = JoinPath(dir, name);
-    ASSIGN_OR_RETURN(std::string text, ReadFileToString(env_, path));
-    auto cp = DecodeCheckpointFile(text);
-    if (!cp.ok()) return cp.status().WithContext(path);
-    if (cp->tree_size != size) return Status::Corruption(path + ": size differs from file name");
-    if (cp->log_id != log_id_hex_) {
-      return Status::Corruption(path + ": checkpoint of another log (" + cp->log_id + ")");
-    }
-    out->push_back(std::move(*cp));
-  }
-  return Status::OK();
-}
-
-Status LedgerImpl::Recover() {
-  const std::string& dir = options_.data_dir;
-  const std::string ledger_file = JoinPath(dir, "LEDGER");
-  if (!env_->FileExists(dir)) {
-    if (!options_.create_if_missing) return Status::NotFound(dir + ": no such data directory");
-    RETURN_IF_ERROR(env_->CreateDir(dir));
-  }
-  ASSIGN_OR_RETURN(lock_, env_->LockFile(JoinPath(dir, "LOCK")));
-
-  if (env_->FileExists(ledger_file)) {
-    ASSIGN_OR_RETURN(std::string text, ReadFileToString(env_, ledger_file));
-    std::string prefix = std::string(kLedgerFileHeader) + "log_id ";
-    if (text.size() != prefix.size() + 33 || text.compare(0, prefix.size(), prefix) != 0 ||
-        text.back() != '\n') {
-      return Status::Corruption(ledger_file + ": not a tokenaudit ledger file");
-    }
-    log_id_hex_ = text.substr(prefix.size(), 32);
-    auto raw = HexDecode(log_id_hex_);
-    if (!raw.ok()) return Status::Corruption(ledger_file + ": bad log id");
-    log_id_raw_ = *raw;
-  } else {
-    if (env_->FileExists(log_dir_)) {
-      ASSIGN_OR_RETURN(auto segs, log::ListSegments(env_, log_dir_));
-      if (!segs.empty()) {
-        return Status::Corruption(ledger_file + " is missing but " + log_dir_ + " has segments");
-      }
-    }
-    if (!options_.create_if_missing) return Status::NotFound(dir + ": not a ledger");
-    log_id_raw_.resize(log::kLogIdSize);
-    RETURN_IF_ERROR(SecureRandomBytes(log_id_raw_.data(), log_id_raw_.size()));
-    log_id_hex_ = HexEncode(log_id_raw_);
-    RETURN_IF_ERROR(WriteFileAtomic(env_, ledger_file, LedgerFileContents(log_id_hex_)));
-  }
-  RETURN_IF_ERROR(env_->CreateDir(log_dir_));
-  RETURN_IF_ERROR(env_->CreateDir(checkpoint_dir_));
-  RETURN_IF_ERROR(log::RemoveStaleTempFiles(env_, log_dir_));
-  RETURN_IF_ERROR(log::RemoveStaleTempFiles(env_, checkpoint_dir_));
-  if (!options_.checkpoint_mirror_dir.empty()) {
-    RETURN_IF_ERROR(env_->CreateDir(options_.checkpoint_mirror_dir));
-  }
-  const std::string key_path = options_.signing_key_path.empty()
-                                   ? JoinPath(JoinPath(dir, "keys"), "checkpoint_ed25519.pem")
-                                   : options_.signing_key_path;
-  ASSIGN_OR_RETURN(signer_, CheckpointSigner::LoadOrCreate(env_, key_path));
-
-  // Replay the log: rebuild the tree and check every checkpoint, in the log and in files.
-  std::vector<Checkpoint> file_cps;
-  RETURN_IF_ERROR(LoadCheckpointFiles(checkpoint_dir_, &file_cps));
-  size_t own_files = file_cps.size();
-  if (!options_.checkpoint_mirror_dir.empty()) {
-    RETURN_IF_ERROR(LoadCheckpointFiles(options_.checkpoint_mirror_dir, &file_cps));
-  }
-  LogReplayer replayer([this](const merkle::Hash& leaf) TA_NO_THREAD_SAFETY_ANALYSIS {
-    tree_.Append(leaf);  // under index_lock, below
-  }, log_id_hex_);
-  for (size_t i = 0; i < file_cps.size(); ++i) {
-    replayer.ExpectCheckpoint(
-        file_cps[i], JoinPath(i < own_files ? checkpoint_dir_ : options_.checkpoint_mirror_dir,
-                              CheckpointFileName(file_cps[i].tree_size)));
-  }
-  bool last_is_checkpoint = false;
-  log::ScanOptions scan_options;
-  scan_options.expected_log_id = log_id_raw_;
-  log::ScanSummary summary;
-  {
-    WriterLock index_lock(&tree_mu_);  // uncontended: the writer thread does not exist yet
-    RETURN_IF_ERROR(log::ScanLog(
-        env_, log_dir_, scan_options,
-        [&](const log::ScannedFrame& f) TA_NO_THREAD_SAFETY_ANALYSIS {  // under index_lock
-          last_is_checkpoint = f.type == static_cast<uint8_t>(RecordType::kCheckpoint);
-          if (segments_.empty() || segments_.back().first_seq != f.segment_first_seq) {
-            segments_.push_back({f.segment_first_seq, f.segment_salt, std::string(f.segment)});
-          }
-          offsets_.push_back(static_cast<uint32_t>(f.offset));
-          return replayer.Visit(f);
-        },
-        &summary));
-    RETURN_IF_ERROR(replayer.Finish());
-    if (summary.segments > 0 &&
-        (segments_.empty() || segments_.back().name != summary.last_segment)) {
-      uint64_t first = 0;
-      log::ParseSegmentFileName(summary.last_segment, &first);
-      segments_.push_back({first, summary.last_salt, summary.last_segment});
-    }
-  }
-  next_seq_ = synced_seq_ = summary.next_seq;
-  recovery_.records = summary.next_seq;
-  recovery_.segments = summary.segments;
-  recovery_.checkpoints_checked = replayer.checkpoints_checked();
-
-  // The newest checkpoint, from the log or a file, and what has been appended since.
-  Checkpoint latest = replayer.last_logged_checkpoint();
-  for (const auto& cp : file_cps) {
-    if (cp.tree_size > latest.tree_size) latest = cp;
-  }
-  {
-    MutexLock l(&mu_);
-    latest_checkpoint_ = latest;
-  }
-  records_since_checkpoint_ = next_seq_ - latest.tree_size;
-  if (last_is_checkpoint && records_since_checkpoint_ > 0) --records_since_checkpoint_;
-
-  if (summary.torn_bytes > 0) {
-    const std::string path = JoinPath(log_dir_, summary.last_segment);
-    RETURN_IF_ERROR(env_->TruncateFile(path, summary.torn_offset));
-    recovery_.truncated_bytes = summary.torn_bytes;
-    recovery_.truncated_segment = summary.last_segment;
-    recovery_.truncated_offset = summary.torn_offset;
-    pending_system_.push_back(
-        {RecordType::kRecovery, EncodeRecoveryRecord(summary.last_segment, summary.torn_offset,
-                                                     summary.torn_bytes, env_->NowUnixMicros())});
-  }
-
-  if (summary.segments == 0) {
-    RETURN_IF_ERROR(RollSegment(0));
-  } else {
-    const std::string path = JoinPath(log_dir_, summary.last_segment);
-    ASSIGN_OR_RETURN(segment_, env_->NewAppendableFile(path));
-    segment_size_ = segment_->Size();
-    salt_crc_ = log::SaltCrc(summary.last_salt);
-  }
-  last_sync_micros_ = last_checkpoint_micros_ = env_->NowMicros();
-  if (!pending_system_.empty()) {
-    // The recovery note is durable before Open returns.
-    Status s = WriteBatch({});
-    if (s.ok() && options_.durability == Durability::kInterval) s = SyncSegment();
-    if (!s.ok()) return s.WithContext("writing the recovery record");
-    synced_seq_ = next_seq_;
-  }
-  return Status::OK();
 }
 
 Status LedgerImpl::RollSegment(uint64_t first_seq) {
@@ -544,103 +384,6 @@ void LedgerImpl::Complete(std::vector<Request*>* batch, const Status& s) {
     delete r;
   }
   batch->clear();
-}
-
-const LedgerImpl::SegmentInfo& LedgerImpl::SegmentOf(uint64_t seq) const {
-  auto it = std::upper_bound(segments_.begin(), segments_.end(), seq,
-                             [](uint64_t s, const SegmentInfo& g) { return s < g.first_seq; });
-  return *(it - 1);  // segments_[0].first_seq == 0 <= seq
-}
-
-Result<std::shared_ptr<RandomAccessFile>> LedgerImpl::SegmentFile(const std::string& name) const {
-  MutexLock l(&files_mu_);
-  auto it = files_.find(name);
-  if (it != files_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto file, env_->NewRandomAccessFile(JoinPath(log_dir_, name)));
-  std::shared_ptr<RandomAccessFile> shared(std::move(file));
-  files_[name] = shared;
-  return shared;
-}
-
-Status LedgerImpl::Read(uint64_t seq, std::string* payload, RecordType* type) const {
-  uint64_t offset;
-  SegmentInfo seg;
-  {
-    ReaderLock l(&tree_mu_);
-    if (seq >= offsets_.size()) {
-      return Status::NotFound("seq " + std::to_string(seq) + " is beyond the log (size " +
-                              std::to_string(offsets_.size()) + ")");
-    }
-    offset = offsets_[seq];
-    seg = SegmentOf(seq);
-  }
-  ASSIGN_OR_RETURN(auto file, SegmentFile(seg.name));
-  std::string buf(log::kFrameHeaderSize + 512, '\0');
-  ASSIGN_OR_RETURN(size_t n, file->Read(offset, buf.size(), buf.data()));
-  buf.resize(n);
-  if (n >= log::kFrameHeaderSize) {
-    uint32_t length = DecodeFixed32(buf.data() + 4);
-    if (length <= log::kMaxRecordBytes && log::kFrameHeaderSize + length > n) {
-      buf.resize(log::kFrameHeaderSize + length);
-      ASSIGN_OR_RETURN(size_t more, file->Read(offset + n, buf.size() - n, buf.data() + n));
-      buf.resize(n + more);
-    }
-  }
-  log::Frame f;
-  log::FrameStatus fs = log::DecodeFrame(buf, log::SaltCrc(seg.salt), &f);
-  if (fs != log::FrameStatus::kOk || f.seq != seq) {
-    return Status::Corruption(
-        "segment " + seg.name + " offset " + std::to_string(offset) + " (seq " +
-        std::to_string(seq) +
-        "): " + std::string(fs == log::FrameStatus::kOk ? "wrong seq" : log::FrameStatusName(fs)));
-  }
-  payload->assign(f.payload);
-  *type = static_cast<RecordType>(f.type);
-  return Status::OK();
-}
-
-Status LedgerImpl::Scan(uint64_t from_seq, const ScanVisitor& fn) const {
-  uint64_t limit;
-  std::vector<SegmentInfo> segs;
-  {
-    ReaderLock l(&tree_mu_);
-    limit = offsets_.size();
-    segs = segments_;
-  }
-  uint64_t seq = from_seq;
-  std::string data;
-  while (seq < limit) {
-    SegmentInfo seg;
-    uint64_t offset;
-    {
-      ReaderLock l(&tree_mu_);
-      seg = SegmentOf(seq);
-      offset = offsets_[seq];
-    }
-    ASSIGN_OR_RETURN(data, ReadFileToString(env_, JoinPath(log_dir_, seg.name)));
-    const uint32_t salt_crc = log::SaltCrc(seg.salt);
-    while (seq < limit && offset < data.size()) {
-      log::Frame f;
-      log::FrameStatus fs = log::DecodeFrame(std::string_view(data).substr(offset), salt_crc, &f);
-      if (fs != log::FrameStatus::kOk || f.seq != seq) {
-        return Status::Corruption("segment " + seg.name + " offset " + std::to_string(offset) +
-                                  " (seq " + std::to_string(seq) +
-                                  "): " + std::string(log::FrameStatusName(fs)));
-      }
-      RETURN_IF_ERROR(fn(seq, static_cast<RecordType>(f.type), f.payload));
-      offset += f.encoded_size;
-      ++seq;
-    }
-    if (seq < limit && offset >= data.size()) {
-      // The next seq must start the next segment.
-      ReaderLock l(&tree_mu_);
-      if (SegmentOf(seq).first_seq != seq) {
-        return Status::Corruption("segment " + seg.name + " ends before seq " +
-                                  std::to_string(seq));
-      }
-    }
-  }
-  return Status::OK();
 }
 
 Checkpoint LedgerImpl::LatestCheckpoint() const {

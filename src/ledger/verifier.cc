@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/ledger/checkpoint.h"
+#include "src/ledger/ledger_file.h"
 #include "src/ledger/log_replayer.h"
 #include "src/log/log_scanner.h"
 #include "src/util/hex.h"
@@ -12,16 +13,14 @@ namespace tokenaudit::ledger {
 Status VerifyDataDir(Env* env, const std::string& data_dir, const VerifyOptions& options,
                      VerifyReport* report) {
   *report = VerifyReport();
-  const std::string ledger_file = JoinPath(data_dir, "LEDGER");
+  const std::string ledger_file = JoinPath(data_dir, kLedgerFileName);
   if (!env->FileExists(ledger_file)) {
     return Status::NotFound(data_dir + ": not a tokenaudit data directory (no LEDGER file)");
   }
   ASSIGN_OR_RETURN(std::string meta, ReadFileToString(env, ledger_file));
-  const std::string prefix = "tokenaudit-ledger/v1\nlog_id ";
-  if (meta.size() != prefix.size() + 33 || meta.compare(0, prefix.size(), prefix) != 0) {
-    return Status::Corruption(ledger_file + ": not a tokenaudit ledger file");
-  }
-  const std::string log_id_hex = meta.substr(prefix.size(), 32);
+  auto id = DecodeLedgerFile(meta);
+  if (!id.ok()) return id.status().WithContext(ledger_file);
+  const std::string log_id_hex = *id;
   ASSIGN_OR_RETURN(std::string log_id_raw, HexDecode(log_id_hex));
 
   LogReplayer replayer(nullptr, log_id_hex);
