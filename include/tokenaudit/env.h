@@ -126,6 +126,8 @@ std::unique_ptr<Env> NewMemEnv();
 
 // Reads the whole of `path`.
 Result<std::string> ReadFileToString(Env* env, const std::string& path);
+// Reads the whole of `path` into *out, reusing its capacity (for readers of many large files).
+Status ReadFileInto(Env* env, const std::string& path, std::string* out);
 
 // Writes `data` to `path` atomically and durably: write `path`.tmp, Sync, Close, rename over
 // `path`, SyncDir of the parent. After a crash either the old or the new content is present.

@@ -8,16 +8,27 @@
 
 namespace tokenaudit {
 
-Result<std::string> ReadFileToString(Env* env, const std::string& path) {
+Status ReadFileInto(Env* env, const std::string& path, std::string* out) {
   ASSIGN_OR_RETURN(std::unique_ptr<SequentialFile> file, env->NewSequentialFile(path));
-  std::string out;
-  constexpr size_t kChunk = 64 * 1024;
-  auto scratch = std::make_unique<char[]>(kChunk);
+  // Size the buffer once and read straight into it: no growth by doubling, no copy through a
+  // scratch buffer, and a caller that reuses `out` reuses its capacity.
+  auto size = env->GetFileSize(path);
+  size_t want = size.ok() ? static_cast<size_t>(*size) : 0;
+  out->resize(want);
+  size_t have = 0;
   while (true) {
-    ASSIGN_OR_RETURN(size_t n, file->Read(kChunk, scratch.get()));
+    if (have == out->size()) out->resize(out->size() + 64 * 1024);  // the file grew meanwhile
+    ASSIGN_OR_RETURN(size_t n, file->Read(out->size() - have, out->data() + have));
     if (n == 0) break;
-    out.append(scratch.get(), n);
+    have += n;
   }
+  out->resize(have);
+  return Status::OK();
+}
+
+Result<std::string> ReadFileToString(Env* env, const std::string& path) {
+  std::string out;
+  RETURN_IF_ERROR(ReadFileInto(env, path, &out));
   return out;
 }
 

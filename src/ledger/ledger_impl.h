@@ -20,6 +20,7 @@
 
 #include "src/ledger/checkpoint.h"
 #include "src/merkle/hash_tree.h"
+#include "src/util/chunked_vector.h"
 #include "src/util/mutex.h"
 #include "src/util/thread_annotations.h"
 #include "tokenaudit/ledger.h"
@@ -100,6 +101,11 @@ class LedgerImpl final : public Ledger {
   // Creates, signs and persists a checkpoint of everything durable if one is due (or `force`),
   // queuing its log record to be written next. Writer thread only.
   Status MaybeCheckpoint(bool force);
+  // Writes a checkpoint's files (checkpoints/, mirror) atomically and prunes old ones.
+  Status WriteCheckpointFiles(const Checkpoint& cp);
+  // The checkpoint thread: writes the files of periodic checkpoints.
+  void CheckpointFileLoop();
+  // Latches FAILED; callable from the writer and the checkpoint thread.
   void Latch(const Status& s) TA_EXCLUDES(mu_);
   void Complete(std::vector<Request*>* batch, const Status& s) TA_EXCLUDES(mu_);
   uint64_t MicrosUntilNextTimer() const;
@@ -136,7 +142,8 @@ class LedgerImpl final : public Ledger {
   uint64_t last_sync_micros_ = 0;  // monotonic time of the last data sync
   uint64_t last_checkpoint_micros_ = 0;
   uint64_t records_since_checkpoint_ = 0;  // non-checkpoint leaves since the last checkpoint
-  bool writer_failed_ = false;
+  size_t last_batch_requests_ = 0;  // requests in the last group commit
+  std::atomic<bool> writer_failed_{false};  // set by Latch from either thread
   std::vector<SystemRecord> pending_system_;
   std::string buf_;
   std::vector<merkle::Hash> batch_leaves_;
@@ -147,7 +154,7 @@ class LedgerImpl final : public Ledger {
   mutable SharedMutex tree_mu_;
   merkle::HashTree tree_ GUARDED_BY(tree_mu_);
   std::vector<SegmentInfo> segments_ GUARDED_BY(tree_mu_);  // by first_seq
-  std::vector<uint32_t> offsets_ GUARDED_BY(tree_mu_);      // frame offset of each seq
+  ChunkedVector<uint32_t> offsets_ GUARDED_BY(tree_mu_);    // frame offset of each seq
 
   mutable Mutex files_mu_;
   mutable std::map<std::string, std::shared_ptr<RandomAccessFile>> files_ GUARDED_BY(files_mu_);
@@ -156,6 +163,14 @@ class LedgerImpl final : public Ledger {
       stat_last_sync_micros_{0};
 
   std::thread writer_;
+
+  // Periodic checkpoint files, written off the writer thread.
+  Mutex cp_mu_;
+  CondVar cp_cv_;
+  std::deque<Checkpoint> cp_queue_ GUARDED_BY(cp_mu_);
+  bool cp_stop_ GUARDED_BY(cp_mu_) = false;
+  Mutex cp_files_mu_;  // serialises WriteCheckpointFiles
+  std::thread checkpoint_writer_;
 };
 
 }  // namespace tokenaudit::ledger

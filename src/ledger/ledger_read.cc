@@ -80,7 +80,7 @@ Status LedgerImpl::Scan(uint64_t from_seq, const ScanVisitor& fn) const {
       seg = SegmentOf(seq);
       offset = offsets_[seq];
     }
-    ASSIGN_OR_RETURN(data, ReadFileToString(env_, JoinPath(log_dir_, seg.name)));
+    RETURN_IF_ERROR(ReadFileInto(env_, JoinPath(log_dir_, seg.name), &data));
     const uint32_t salt_crc = log::SaltCrc(seg.salt);
     while (seq < limit && offset < data.size()) {
       log::Frame f;

@@ -59,7 +59,7 @@ Status ScanLog(Env* env, const std::string& log_dir, const ScanOptions& options,
   for (size_t si = 0; si < segments.size(); ++si) {
     const std::string& name = segments[si];
     const bool is_last = si + 1 == segments.size();
-    ASSIGN_OR_RETURN(data, ReadFileToString(env, JoinPath(log_dir, name)));
+    RETURN_IF_ERROR(ReadFileInto(env, JoinPath(log_dir, name), &data));
     uint64_t named_first = 0;
     ParseSegmentFileName(name, &named_first);
     auto header = DecodeSegmentHeader(data);

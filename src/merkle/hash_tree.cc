@@ -22,7 +22,7 @@ void HashTree::Append(const Hash& leaf_hash) {
   // A level with an even number of nodes has just completed a pair: its parent is complete.
   for (size_t level = 0; levels_[level].size() % 2 == 0; ++level) {
     if (level + 1 == levels_.size()) levels_.emplace_back();
-    const std::vector<Hash>& nodes = levels_[level];
+    const ChunkedVector<Hash, 12>& nodes = levels_[level];
     levels_[level + 1].push_back(HashChildren(nodes[nodes.size() - 2], nodes.back()));
   }
 }

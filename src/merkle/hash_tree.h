@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "src/util/chunked_vector.h"
 #include "tokenaudit/merkle.h"
 #include "tokenaudit/result.h"
 
@@ -71,7 +72,9 @@ class HashTree {
   Hash RangeRoot(uint64_t begin, uint64_t end) const;
 
   uint64_t size_ = 0;
-  std::vector<std::vector<Hash>> levels_;  // levels_[k][i] = MTH(D[i*2^k : (i+1)*2^k])
+  // levels_[k][i] = MTH(D[i*2^k : (i+1)*2^k]). Chunked: appending never copies a level, so the
+  // writer that appends under its lock never stalls on a reallocation.
+  std::vector<ChunkedVector<Hash, 12>> levels_;
 };
 
 }  // namespace tokenaudit::merkle
