@@ -1,5 +1,6 @@
 #include "src/config/config.h"
 
+#include "src/util/parse_number.h"
 #include "tokenaudit/env.h"
 
 #include <toml++/toml.h>
@@ -70,10 +71,7 @@ std::string EnvName(const char* key) {
 }
 
 Status ParseU64(std::string_view s, uint64_t* out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
-    return Status::InvalidArgument("not a non-negative integer");
-  }
+  if (!ParseDecimalU64(s, out)) return Status::InvalidArgument("not a non-negative integer");
   return Status::OK();
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "src/util/json_string.h"
+
 namespace tokenaudit::http {
 
 std::optional<std::string_view> HttpRequest::Header(std::string_view name) const {
@@ -36,37 +38,18 @@ int HttpStatusFor(const Status& s) {
   return 500;
 }
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"') {
-      out->append("\\\"");
-    } else if (c == '\\') {
-      out->append("\\\\");
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
-      out->append(buf);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 HttpResponse ErrorResponse(int http_status, std::string_view code, std::string_view message,
                            std::string_view field) {
   HttpResponse r;
   r.status = http_status;
   r.body = "{\"error\":{\"code\":";
-  AppendJsonString(code, &r.body);
+  AppendJsonString(&r.body, code);
   if (!field.empty()) {
     r.body += ",\"field\":";
-    AppendJsonString(field, &r.body);
+    AppendJsonString(&r.body, field);
   }
   r.body += ",\"message\":";
-  AppendJsonString(message, &r.body);
+  AppendJsonString(&r.body, message);
   r.body += "}}";
   return r;
 }

@@ -55,9 +55,6 @@ int HttpStatusFor(const Status& s);
 HttpResponse ErrorResponse(int http_status, std::string_view code, std::string_view message,
                            std::string_view field = "");
 
-// Appends `s` to `out` as a JSON string literal (quotes included), escaping as canonical JSON.
-void AppendJsonString(std::string_view s, std::string* out);
-
 // Splits "a=1&b=x%20y" into decoded pairs; '+' means space. Malformed escapes are kept literally.
 std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query);
 std::string PercentDecode(std::string_view s, bool plus_is_space);

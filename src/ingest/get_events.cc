@@ -4,6 +4,8 @@
 
 #include "src/ingest/service.h"
 #include "src/record/rfc3339.h"
+#include "src/util/json_string.h"
+#include "src/util/parse_number.h"
 
 namespace tokenaudit::ingest {
 namespace {
@@ -11,26 +13,22 @@ namespace {
 using http::ErrorResponse;
 using http::HttpResponse;
 
-bool ParseU64(std::string_view s, uint64_t* out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
 
 }  // namespace
 
 void Service::AuditRead(const auth::Principal& who, std::string_view what, uint64_t count,
                         http::Responder respond, std::function<void()> then) {
   std::string rec = "{\"actor.key_id\":";
-  http::AppendJsonString(who.key_id, &rec);
+  AppendJsonString(&rec, who.key_id);
   rec += ",\"actor.role\":";
-  http::AppendJsonString(auth::RoleName(who.role), &rec);
+  AppendJsonString(&rec, auth::RoleName(who.role));
   rec += ",\"query\":";
-  http::AppendJsonString(what, &rec);
+  AppendJsonString(&rec, what);
   rec += ",\"result_count\":" + std::to_string(count) + ",\"ta.kind\":\"access\",\"time\":";
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  http::AppendJsonString(record::FormatRfc3339Micros(now), &rec);
+  AppendJsonString(&rec, record::FormatRfc3339Micros(now));
   rec += "}";
   ledger_->AppendAsync({std::move(rec)}, RecordType::kAccess,
                        [this, respond = std::move(respond), then = std::move(then)](
@@ -74,10 +72,10 @@ void Service::GetEvents(const auth::Principal& who, const http::HttpRequest& req
       (k == "from" ? f.from_us : f.to_us) = t;
     } else if (k == "limit") {
       uint64_t n = 0;
-      if (!ParseU64(v, &n) || n == 0 || n > 1000) return bad("limit", "limit must be 1..1000");
+      if (!ParseDecimalU64(v, &n) || n == 0 || n > 1000) return bad("limit", "limit must be 1..1000");
       f.limit = n;
     } else if (k == "cursor") {
-      if (!ParseU64(v, &f.after_seq)) return bad("cursor", "cursor must come from next_cursor");
+      if (!ParseDecimalU64(v, &f.after_seq)) return bad("cursor", "cursor must come from next_cursor");
     } else {
       respond(ErrorResponse(400, "unknown_field", "unknown query parameter", k));
       return;

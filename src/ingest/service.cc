@@ -4,6 +4,8 @@
 
 #include "src/ledger/checkpoint.h"
 #include "src/util/hex.h"
+#include "src/util/json_string.h"
+#include "src/util/parse_number.h"
 
 namespace tokenaudit::ingest {
 namespace {
@@ -20,10 +22,6 @@ HttpResponse Json(int status, std::string body) {
   return r;
 }
 
-bool ParseU64(std::string_view s, uint64_t* out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
 
 std::string HashList(const std::vector<merkle::Hash>& hashes) {
   std::string out = "[";
@@ -232,7 +230,7 @@ void Service::GetCheckpoint(const HttpRequest& req, Responder respond) {
                      cp.signature_hex +
                      "\",\"time_unix_micros\":" + std::to_string(cp.time_unix_micros) +
                      ",\"tree_size\":" + std::to_string(cp.tree_size) + ",\"text\":";
-  http::AppendJsonString(ledger::EncodeCheckpointFile(cp), &body);
+  AppendJsonString(&body, ledger::EncodeCheckpointFile(cp));
   body += "}";
   respond(Json(200, std::move(body)));
 }
@@ -241,13 +239,13 @@ void Service::GetInclusionProof(const auth::Principal& who, const HttpRequest& r
                                 Responder respond) {
   uint64_t seq = 0, size = 0;
   auto seq_s = req.Query("seq");
-  if (!seq_s || !ParseU64(*seq_s, &seq)) {
+  if (!seq_s || !ParseDecimalU64(*seq_s, &seq)) {
     respond(ErrorResponse(400, "invalid_format", "seq must be a non-negative integer", "seq"));
     return;
   }
   auto size_s = req.Query("tree_size");
   if (size_s) {
-    if (!ParseU64(*size_s, &size)) {
+    if (!ParseDecimalU64(*size_s, &size)) {
       respond(ErrorResponse(400, "invalid_format", "tree_size must be an integer", "tree_size"));
       return;
     }
@@ -291,11 +289,11 @@ void Service::GetConsistencyProof(const HttpRequest& req, Responder respond) {
   uint64_t first = 0, second = 0;
   auto a = req.Query("first");
   auto b = req.Query("second");
-  if (!a || !ParseU64(*a, &first)) {
+  if (!a || !ParseDecimalU64(*a, &first)) {
     respond(ErrorResponse(400, "invalid_format", "first must be an integer", "first"));
     return;
   }
-  if (!b || !ParseU64(*b, &second)) {
+  if (!b || !ParseDecimalU64(*b, &second)) {
     respond(ErrorResponse(400, "invalid_format", "second must be an integer", "second"));
     return;
   }

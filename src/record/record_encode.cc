@@ -8,30 +8,14 @@
 #include <string_view>
 
 #include "src/record/record_fields.h"
+#include "src/util/json_string.h"
 #include "src/record/record_json.h"
 #include "src/record/rfc3339.h"
 
 namespace tokenaudit::record {
 namespace {
 
-void AppendEscaped(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (u < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 0xF]);
-    } else {
-      out->push_back(c);  // includes DEL and all non-ASCII UTF-8 bytes, passed through
-    }
-  }
-  out->push_back('"');
-}
+void AppendEscaped(std::string* out, std::string_view s) { AppendJsonString(out, s); }
 
 void AppendUnsigned(std::string* out, uint64_t v) {
   char buf[24];
