@@ -55,6 +55,26 @@ void DedupIndex::Finish(const Key& key, bool ok, uint64_t seq) {
 }
 
 void DedupIndex::Commit(const Key& key, uint64_t seq) { Finish(key, true, seq); }
+
+void DedupIndex::CommitBatch(const std::vector<Key>& keys, uint64_t first_seq) {
+  std::vector<std::pair<std::function<void(bool, uint64_t)>, uint64_t>> fire;
+  {
+    MutexLock l(&mu_);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto p = pending_.find(keys[i]);
+      if (p != pending_.end()) {
+        for (auto& w : p->second) fire.emplace_back(std::move(w), first_seq + i);
+        pending_.erase(p);
+      }
+      done_.emplace(keys[i], first_seq + i);
+    }
+  }
+  for (auto& [w, seq] : fire) w(true, seq);
+}
+
+void DedupIndex::AbortBatch(const std::vector<Key>& keys) {
+  for (const auto& k : keys) Finish(k, false, 0);  // the rare path: no batching needed
+}
 void DedupIndex::Abort(const Key& key) { Finish(key, false, 0); }
 
 void DedupIndex::Insert(const Key& key, uint64_t seq) {

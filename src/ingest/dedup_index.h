@@ -38,6 +38,9 @@ class DedupIndex {
   void Commit(const Key& key, uint64_t seq);
   // The claimed key's append failed; waiters are told so.
   void Abort(const Key& key);
+  // Commit keys[i] at first_seq + i, under one lock: the log writer's completion path.
+  void CommitBatch(const std::vector<Key>& keys, uint64_t first_seq);
+  void AbortBatch(const std::vector<Key>& keys);
   // Records a key found in the log (startup rebuild). The first seq for a key wins.
   void Insert(const Key& key, uint64_t seq);
   size_t size() const;

@@ -62,5 +62,22 @@ TEST(DedupIndexTest, ConcurrentClaimsYieldExactlyOneOwner) {
   EXPECT_EQ(waiters.load(), 7);
 }
 
+TEST(DedupIndexTest, BatchCommitAssignsConsecutiveSeqsAndWakesWaiters) {
+  DedupIndex idx;
+  std::vector<DedupIndex::Key> keys;
+  for (int i = 0; i < 5; ++i) keys.push_back(DedupIndex::MakeKey("t", "s", std::to_string(i)));
+  uint64_t seq = 0;
+  for (const auto& k : keys) ASSERT_EQ(idx.TryClaim(k, &seq, nullptr), DedupIndex::Claim::kNew);
+  uint64_t woken_seq = 0;
+  ASSERT_EQ(idx.TryClaim(keys[3], &seq, [&](bool ok, uint64_t s) { woken_seq = ok ? s : 0; }),
+            DedupIndex::Claim::kPending);
+  idx.CommitBatch(keys, 100);
+  EXPECT_EQ(woken_seq, 103u);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(idx.TryClaim(keys[i], &seq, nullptr), DedupIndex::Claim::kDuplicate);
+    EXPECT_EQ(seq, 100u + i);
+  }
+}
+
 }  // namespace
 }  // namespace tokenaudit::ingest

@@ -30,6 +30,21 @@ std::string ComputeRequestId(std::string_view raw_user, std::string_view input_h
   return HexEncode(d.data(), 8);
 }
 
+std::string Enricher::Pseudonym(std::string_view raw) const {
+  CacheShard& shard = cache_[std::hash<std::string_view>{}(raw) % kCacheShards];
+  std::string key(raw);
+  {
+    MutexLock l(&shard.mu);
+    auto it = shard.map.find(key);
+    if (it != shard.map.end()) return it->second;
+  }
+  std::string p = pseudonymizer_->UserPseudonym(raw);
+  MutexLock l(&shard.mu);
+  if (shard.map.size() >= kCacheEntriesPerShard) shard.map.clear();  // bounded, simply
+  shard.map.emplace(std::move(key), p);
+  return p;
+}
+
 bool Enricher::Enrich(const auth::Principal& who, UsageRecord* r,
                       record::FieldError* error) const {
   if (r->tenant.empty()) r->tenant = who.tenant.empty() ? default_tenant_ : who.tenant;
@@ -48,7 +63,7 @@ bool Enricher::Enrich(const auth::Principal& who, UsageRecord* r,
       return false;
     }
   }
-  if (!r->user.empty()) r->user = pseudonymizer_->UserPseudonym(r->user);
+  if (!r->user.empty()) r->user = Pseudonym(r->user);
   for (std::string* field : {&r->id, &r->source, &r->workflow, &r->node_id, &r->node_type,
                              &r->model_variant, &r->device, &r->error_type, &r->operation_name,
                              &r->model, &r->workflow_hash}) {

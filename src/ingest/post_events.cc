@@ -121,13 +121,16 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
               r.status = 200;
               r.seq = first_seq + j;
               events_.Add(r.seq, call->records[to_append[j]]);
-              dedup_.Commit(keys[j], r.seq);
             } else {
               r.status = 503;
               r.error = {"unavailable", "", "the ledger did not accept the record: " +
                                                 std::string(StatusCodeName(s.code()))};
-              dedup_.Abort(keys[j]);
             }
+          }
+          if (s.ok()) {
+            dedup_.CommitBatch(keys, first_seq);
+          } else {
+            dedup_.AbortBatch(keys);
           }
           if (s.ok()) {
             ingested_->Add(to_append.size());
