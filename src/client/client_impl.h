@@ -23,6 +23,14 @@
 
 namespace tokenaudit::client {
 
+// Memory accounted per queued record beyond its JSON: the Item, the deque slot, malloc headers.
+inline constexpr uint64_t kItemOverhead = 64;
+
+// "1 record", "3 records".
+inline std::string Plural(uint64_t n, std::string_view what) {
+  return std::to_string(n) + " " + std::string(what) + (n == 1 ? "" : "s");
+}
+
 class ClientImpl final : public Client {
  public:
   static Result<std::unique_ptr<ClientImpl>> Create(const ClientOptions& options);
