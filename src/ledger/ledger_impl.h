@@ -1,4 +1,5 @@
-// The Ledger implementation: one writer thread group-commits what producers queue.
+// The Ledger implementation: one writer thread group-commits what producers queue; a blocking
+// producer that finds the ledger idle commits its own records instead (the commit role).
 //
 // Data directory layout (doc/data_dir_format.md):
 //   LEDGER                     format version and log id, written once at creation
@@ -90,8 +91,14 @@ class LedgerImpl final : public Ledger {
   // Queues `r`; the refusal (closed, failed, full) is returned without queueing.
   Status Enqueue(Request* r) TA_REQUIRES(mu_);
   void WriterLoop();
+  // Takes the commit role if it is free and nothing is queued, commits `r` on the calling thread
+  // and returns true; returns false (nothing done) otherwise.
+  bool TryCommitInline(Request* r) TA_EXCLUDES(mu_);
+  // Writes `batch`, syncs, checkpoints if due and completes every request. Only the holder of
+  // the commit role (committing_) may call it.
+  void Commit(std::vector<Request*>* batch, bool closing) TA_EXCLUDES(mu_);
   // Writes pending system records and the records of `batch` as one write, then syncs (kSync).
-  // Assigns seqs; on success appends the leaves to the tree. Writer thread only.
+  // Assigns seqs; on success appends the leaves to the tree. Commit role only.
   Status WriteBatch(const std::vector<Request*>& batch);
   Status RollSegment(uint64_t first_seq);
   // The segment holding `seq` (which must be < offsets_.size()).
@@ -99,7 +106,7 @@ class LedgerImpl final : public Ledger {
   Result<std::shared_ptr<RandomAccessFile>> SegmentFile(const std::string& name) const;
   Status SyncSegment();
   // Creates, signs and persists a checkpoint of everything durable if one is due (or `force`),
-  // queuing its log record to be written next. Writer thread only.
+  // queuing its log record to be written next. Commit role only.
   Status MaybeCheckpoint(bool force);
   // Writes a checkpoint's files (checkpoints/, mirror) atomically and prunes old ones.
   Status WriteCheckpointFiles(const Checkpoint& cp);
@@ -132,8 +139,14 @@ class LedgerImpl final : public Ledger {
   Checkpoint latest_checkpoint_ GUARDED_BY(mu_);
   bool closed_ GUARDED_BY(mu_) = false;
   Status close_status_ GUARDED_BY(mu_);
+  // The commit role: whoever sets it (the writer thread, or a blocking producer that found the
+  // ledger idle) owns the commit state below until it clears it again under mu_.
+  bool committing_ GUARDED_BY(mu_) = false;
+  bool writer_waiting_ GUARDED_BY(mu_) = false;  // the writer waits for the role to be freed
+  uint64_t writer_deadline_micros_ GUARDED_BY(mu_) = 0;  // its timer, while in a timed wait
 
-  // Writer-thread state (also touched by Open before the thread starts).
+  // Commit state, owned by the holder of the commit role (also touched by Open before the
+  // writer starts).
   std::unique_ptr<WritableFile> segment_;
   uint64_t segment_size_ = 0;
   uint32_t salt_crc_ = 0;

@@ -174,6 +174,58 @@ TEST_F(LedgerTest, CheckpointIsEmittedWithinTheIntervalWhenIdle) {
   EXPECT_EQ(ledger->LatestCheckpoint().tree_size, 1u);
 }
 
+TEST_F(LedgerTest, CheckpointFollowsARecordCommittedByItsProducer) {
+  // A lone blocking producer commits on its own thread while the writer sleeps with no timer
+  // armed; the checkpoint interval must still hold for that record.
+  options_.checkpoint_interval_ms = 300;
+  auto ledger = OpenOrDie();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the writer is idle now
+  ASSERT_TRUE(ledger->Append(TestRecord(0, 0)).ok());
+  EXPECT_EQ(ledger->LatestCheckpoint().tree_size, 0u);  // not due yet at the commit
+  for (int i = 0; i < 300 && ledger->LatestCheckpoint().tree_size < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ledger->LatestCheckpoint().tree_size, 1u);
+}
+
+TEST_F(LedgerTest, BlockingAndAsyncProducersInterleaveInOrder) {
+  // Blocking producers take the commit role when the ledger is idle; async producers always go
+  // through the writer. Both paths hand the role back and forth without losing or reordering.
+  auto ledger = OpenOrDie();
+  constexpr int kPerThread = 300;
+  std::vector<uint64_t> blocking_seqs;
+  std::thread blocking([&] {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto seq = ledger->Append(TestRecord(0, i));
+      ASSERT_TRUE(seq.ok());
+      blocking_seqs.push_back(*seq);
+    }
+  });
+  std::atomic<int> async_ok{0};
+  std::thread async([&] {
+    for (int i = 0; i < kPerThread; ++i) {
+      std::promise<void> done;
+      ledger->AppendAsync({TestRecord(1, i)}, RecordType::kUsage,
+                          [&](const Status& s, uint64_t) {
+                            if (s.ok()) async_ok.fetch_add(1);
+                            done.set_value();
+                          });
+      done.get_future().wait();
+    }
+  });
+  blocking.join();
+  async.join();
+  EXPECT_EQ(async_ok.load(), kPerThread);
+  EXPECT_TRUE(std::is_sorted(blocking_seqs.begin(), blocking_seqs.end()));
+  ASSERT_TRUE(ledger->Close().ok());
+  std::map<uint64_t, StoredRecord> log;
+  ASSERT_TRUE(ReadLog(mem_.get(), "/data", &log).ok());
+  for (int i = 0; i < kPerThread; ++i) EXPECT_EQ(log[blocking_seqs[i]].payload, TestRecord(0, i));
+  uint64_t usage = 0;
+  for (auto& [seq, rec] : log) usage += rec.type == RecordType::kUsage;
+  EXPECT_EQ(usage, 2u * kPerThread);
+}
+
 TEST_F(LedgerTest, MirrorDirectoryGetsEveryCheckpoint) {
   options_.checkpoint_mirror_dir = "/mirror";
   auto ledger = OpenOrDie();
