@@ -245,6 +245,17 @@ Status ApplyEnvironment(const std::function<const char*(const char*)>& getenv, S
   return Status::OK();
 }
 
+Status LoadLayered(const std::string& path,
+                   const std::function<const char*(const char*)>& getenv, ServeConfig* c) {
+  if (!path.empty()) {
+    Status s = LoadFile(path, c);
+    if (!s.ok()) return s.WithContext("config");
+  }
+  Status s = ApplyEnvironment(getenv, c);
+  if (!s.ok()) return s.WithContext("environment");
+  return Status::OK();
+}
+
 Status SplitHostPort(const std::string& hp, std::string* host, uint16_t* port) {
   size_t colon = hp.rfind(':');
   if (colon == std::string::npos || colon + 1 == hp.size()) {

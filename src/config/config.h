@@ -75,6 +75,12 @@ Status LoadString(const std::string& text, const std::string& origin, ServeConfi
 Status ApplyEnvironment(const std::function<const char*(const char*)>& getenv,
                         ServeConfig* config);
 
+// The file (if `path` is not empty), then the TOKENAUDIT_* environment: what every subcommand
+// that reads the configuration starts from before applying its own flags. The error names where
+// it came from ("config: ..." or "environment: ...").
+Status LoadLayered(const std::string& path,
+                   const std::function<const char*(const char*)>& getenv, ServeConfig* config);
+
 // Checks cross-field rules (durability value, listen syntax, ...).
 Status Validate(const ServeConfig& config);
 

@@ -16,16 +16,16 @@
 #include "src/auth/pseudonym_secret.h"
 #include "src/auth/pseudonymizer.h"
 #include "src/auth/role.h"
+#include "src/config/config.h"
 #include "tokenaudit/env.h"
 #include "tools/tokenaudit/commands.h"
 
 namespace tokenaudit::cli {
 namespace {
 
-constexpr char kDefaultDataDir[] = "./tokenaudit-data";
-
 struct KeysArgs {
-  std::string data_dir = kDefaultDataDir;
+  std::string config_file;
+  std::string data_dir;  // empty: from the configuration (as `serve` resolves it)
   std::string role;
   std::string name;
   std::string tenant;
@@ -185,7 +185,34 @@ int RunRevoke(const KeysArgs& args) {
 }
 
 void AddDataDir(CLI::App* cmd, KeysArgs* args) {
-  cmd->add_option("--data-dir", args->data_dir, "the data directory")->capture_default_str();
+  cmd->add_option("--config", args->config_file,
+                  "the server's TOML configuration: data_dir and ingest.pseudonym_key_file are "
+                  "taken from it (then from TOKENAUDIT_* variables) unless given as flags");
+  cmd->add_option("--data-dir", args->data_dir,
+                  "the data directory (default: the configuration's, ./tokenaudit-data)");
+}
+
+// Fills what the flags left open from the configuration, exactly as `serve` would resolve it, so
+// the keys land in the directory the server reads and user pseudonyms match the server's.
+Status ResolveFromConfig(KeysArgs* args) {
+  config::ServeConfig cfg;
+  RETURN_IF_ERROR(config::LoadLayered(args->config_file,
+                                      [](const char* n) { return std::getenv(n); }, &cfg));
+  if (args->data_dir.empty()) args->data_dir = cfg.data_dir;
+  if (args->pseudonym_key_file.empty()) args->pseudonym_key_file = cfg.pseudonym_key_file;
+  return Status::OK();
+}
+
+// Wraps a subcommand so it runs on the resolved arguments.
+std::function<int()> Resolved(const std::shared_ptr<KeysArgs>& args, int (*fn)(const KeysArgs&)) {
+  return [args, fn] {
+    Status s = ResolveFromConfig(args.get());
+    if (!s.ok()) {
+      std::fprintf(stderr, "tokenaudit keys: %s\n", s.ToString().c_str());
+      return kExitUsage;
+    }
+    return fn(*args);
+  };
 }
 
 }  // namespace
@@ -217,19 +244,19 @@ void RegisterKeys(CLI::App* app, std::function<int()>* run) {
   create->add_option("--tenant", args->tenant, "restrict the key to one tenant (default: all)");
   create->add_option("--pseudonym-key-file", args->pseudonym_key_file,
                      "file holding the pseudonym secret (hex or base64); role user only");
-  create->callback([run, args] { *run = [args] { return RunCreate(*args); }; });
+  create->callback([run, args] { *run = Resolved(args, RunCreate); });
 
   CLI::App* list = keys->add_subcommand(
       "list", "List keys: id, role, name (the pseudonym for user keys), tenant, created, revoked.");
   AddDataDir(list, args.get());
   list->add_flag("--json", args->json, "print a JSON array instead of a table");
-  list->callback([run, args] { *run = [args] { return RunList(*args); }; });
+  list->callback([run, args] { *run = Resolved(args, RunList); });
 
   CLI::App* revoke =
       keys->add_subcommand("revoke", "Revoke a key by id; a running server refuses it within 1 s.");
   AddDataDir(revoke, args.get());
   revoke->add_option("key_id", args->key_id, "the id shown by `keys list`")->required();
-  revoke->callback([run, args] { *run = [args] { return RunRevoke(*args); }; });
+  revoke->callback([run, args] { *run = Resolved(args, RunRevoke); });
 }
 
 }  // namespace tokenaudit::cli

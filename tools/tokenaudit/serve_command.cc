@@ -53,12 +53,9 @@ int RunServe(const ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   config::ServeConfig cfg;
-  if (!args.config_file.empty()) {
-    Status s = config::LoadFile(args.config_file, &cfg);
-    if (!s.ok()) return Fail("config", s);
-  }
-  Status s = config::ApplyEnvironment([](const char* n) { return std::getenv(n); }, &cfg);
-  if (!s.ok()) return Fail("environment", s);
+  Status s =
+      config::LoadLayered(args.config_file, [](const char* n) { return std::getenv(n); }, &cfg);
+  if (!s.ok()) return Fail("startup", s);
   if (!args.data_dir.empty()) cfg.data_dir = args.data_dir;
   if (!args.listen.empty()) cfg.listen = args.listen;
   if (!args.gateway_listen.empty()) cfg.gateway_listen = args.gateway_listen;
