@@ -294,5 +294,39 @@ TEST(BodyTest, EmptyNdjsonBodyHasNoItems) {
   EXPECT_EQ(ParseBody("", BodyFormat::kJson).error.code, kInvalidJson);
 }
 
+// ParseBodyEach hands over the same items as ParseBody, one reused object at a time; a record's
+// fields do not leak into the next item.
+TEST(BodyTest, StreamedItemsEqualCollectedItems) {
+  const std::string body = std::string(R"({"id":"a","source":"s","time":"2026-11-30T10:00:00Z",)") +
+                           R"("status":"success","workflow":"wf","input.width":4})" + "\n\n" +
+                           R"({"id":"b","source":"s","time":"2026-11-30T10:00:00Z","status":"error"})" +
+                           "\n" + R"({"id":1})" + "\n";
+  const ParsedBody collected = ParseBody(body, BodyFormat::kNdjson);
+  ASSERT_TRUE(collected.ok);
+  std::vector<ParsedItem> streamed;
+  const ParsedBody verdict =
+      ParseBodyEach(body, BodyFormat::kNdjson, {}, [&](ParsedItem& item) { streamed.push_back(item); });
+  ASSERT_TRUE(verdict.ok);
+  EXPECT_TRUE(verdict.batch);
+  EXPECT_TRUE(verdict.items.empty());
+  ASSERT_EQ(streamed.size(), collected.items.size());
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    EXPECT_EQ(streamed[i].ok, collected.items[i].ok) << i;
+    EXPECT_EQ(streamed[i].record, collected.items[i].record) << i;
+    EXPECT_EQ(streamed[i].error, collected.items[i].error) << i;
+    EXPECT_EQ(streamed[i].line, collected.items[i].line) << i;
+  }
+  EXPECT_TRUE(streamed[1].record.workflow.empty());
+  EXPECT_FALSE(streamed[1].record.input_width.has_value());
+}
+
+TEST(BodyTest, StreamedArrayWithALateSyntaxErrorIsRefused) {
+  size_t seen = 0;
+  const ParsedBody verdict = ParseBodyEach(R"([{"id":"a"},{"id":"b"},{"id":])",
+                                           BodyFormat::kJson, {}, [&](ParsedItem&) { ++seen; });
+  EXPECT_FALSE(verdict.ok);
+  EXPECT_EQ(verdict.error.code, kInvalidJson);
+}
+
 }  // namespace
 }  // namespace tokenaudit::record

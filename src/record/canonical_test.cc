@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "src/record/record_test_util.h"
 #include "src/record/rfc3339.h"
 #include "src/record/validate.h"
+#include "src/util/json_string.h"
 
 namespace tokenaudit::record {
 namespace {
@@ -80,6 +82,44 @@ TEST(CanonicalTest, StringsAreEscapedMinimally) {
   EXPECT_EQ(EncodeCanonical(r),
             "{\"workflow\":\"q\\\"b\\\\s/d\\u0001\\u001f\x7f\\u000a\\u0009"
             "\\u0000é人😀</\"}");
+}
+
+// The escaper skips 8 plain bytes at a time; every byte value at every offset of a word (and in
+// the byte-by-byte tail) must still be escaped exactly as the one-byte-at-a-time rule says.
+TEST(CanonicalTest, EscaperMatchesTheByteRuleAtEveryOffset) {
+  auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + "\"";
+  };
+  for (int c = 0; c < 256; ++c) {
+    for (size_t len : {1u, 7u, 8u, 9u, 17u, 24u}) {
+      for (size_t pos = 0; pos < len; ++pos) {
+        std::string s(len, 'a');
+        s[pos] = static_cast<char>(c);
+        std::string out;
+        AppendJsonString(&out, s);
+        ASSERT_EQ(out, reference(s)) << "byte " << c << " at " << pos << " of " << len;
+      }
+    }
+    uint64_t word;
+    std::string bytes(8, 'x');
+    bytes[3] = static_cast<char>(c);
+    std::memcpy(&word, bytes.data(), 8);
+    EXPECT_EQ(HasJsonSpecialByte(word), c < 0x20 || c == '"' || c == '\\') << c;
+  }
 }
 
 TEST(CanonicalTest, GflopsIsATrimmedDecimal) {

@@ -87,6 +87,17 @@ constexpr bool RecordFieldsAreSorted() {
 static_assert(RecordFieldsAreSorted(), "kRecordFields must be in canonical (byte) order");
 static_assert(kNumRecordFields <= 64, "field sets are tracked in a uint64_t mask");
 
+// Makes every field absent, keeping the strings' buffers for reuse.
+inline void ClearRecord(UsageRecord* r) {
+  for (const FieldSpec& spec : kRecordFields) {
+    if (spec.kind == FieldKind::kString) {
+      (r->*spec.str).clear();
+    } else {
+      (r->*spec.num).reset();
+    }
+  }
+}
+
 // The index of `name` in kRecordFields, or -1.
 constexpr int FindRecordField(std::string_view name) {
   size_t lo = 0, hi = kNumRecordFields;

@@ -238,7 +238,7 @@ bool Walker::Field(sj::value& v, const FieldSpec& spec, UsageRecord* r, size_t d
       std::string_view s;
       bool ok;
       if (!StringField(v, spec.name, depth, &s, &ok)) return false;
-      if (ok) r->*spec.str = std::string(s);
+      if (ok) (r->*spec.str).assign(s.data(), s.size());
       return true;
     }
     case FieldKind::kTime: {
@@ -391,6 +391,16 @@ ParsedBody Refuse(FieldError error) {
   return body;
 }
 
+// Makes `item` a fresh item again, keeping its strings' buffers.
+void ResetItem(ParsedItem* item) {
+  item->ok = false;
+  ClearRecord(&item->record);
+  item->error.code.clear();
+  item->error.field.clear();
+  item->error.message.clear();
+  item->line = 0;
+}
+
 // Walks one object item (the root or an array element) into `item`; false on a syntax error.
 bool ParseItem(Walker& walker, sj::object& obj, bool cloud_event, size_t depth, ParsedItem* item) {
   walker.StartItem();
@@ -428,7 +438,7 @@ FieldError TooManyItems(const ParseLimits& limits) {
 
 // kJson, kCloudEvent and kCloudEventBatch: the body is one JSON document.
 ParsedBody ParseDocument(std::string_view text, BodyFormat format, const ParseLimits& limits,
-                         size_t depth_limit) {
+                         size_t depth_limit, const ItemSink& sink) {
   if (TextScan scan = ScanJsonText(text, depth_limit); scan != TextScan::kOk) {
     return Refuse(TextScanError(scan, depth_limit));
   }
@@ -441,25 +451,27 @@ ParsedBody ParseDocument(std::string_view text, BodyFormat format, const ParseLi
   const bool cloud_event = format != BodyFormat::kJson;
   Walker walker(limits, depth_limit);
   ParsedBody body;
+  ParsedItem item;
   if (type == sj::json_type::object && format != BodyFormat::kCloudEventBatch) {
     sj::object obj;
     if (auto err = doc.get_object().get(obj)) return Refuse(SyntaxError(err));
-    ParsedItem item;
     if (!ParseItem(walker, obj, cloud_event, 1, &item)) return Refuse(walker.syntax_error());
-    body.items.push_back(std::move(item));
+    sink(item);
   } else if (type == sj::json_type::array && format != BodyFormat::kCloudEvent) {
     body.batch = true;
     sj::array arr;
     if (auto err = doc.get_array().get(arr)) return Refuse(SyntaxError(err));
+    size_t count = 0;
     for (auto element_result : arr) {
       sj::value element;
       if (auto err = std::move(element_result).get(element)) return Refuse(SyntaxError(err));
-      if (body.items.size() == limits.max_items) return Refuse(TooManyItems(limits));
-      ParsedItem item;
+      if (count == limits.max_items) return Refuse(TooManyItems(limits));
+      ResetItem(&item);
       if (!ParseElement(walker, element, cloud_event, &item)) {
         return Refuse(walker.syntax_error());
       }
-      body.items.push_back(std::move(item));
+      sink(item);
+      ++count;
     }
   } else {
     return Refuse(MakeFieldError(
@@ -510,12 +522,15 @@ void ParseNdjsonLine(std::string_view line, const ParseLimits& limits, size_t de
   }
 }
 
-ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t depth_limit) {
+ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t depth_limit,
+                       const ItemSink& sink) {
   ParsedBody body;
   body.batch = true;
   sj::parser parser;
   std::string buffer;
+  ParsedItem item;
   size_t line_number = 0;
+  size_t count = 0;
   for (size_t pos = 0; pos < text.size();) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
@@ -523,11 +538,12 @@ ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t 
     pos = end + 1;
     ++line_number;
     if (std::all_of(line.begin(), line.end(), IsJsonWhitespace)) continue;
-    if (body.items.size() == limits.max_items) return Refuse(TooManyItems(limits));
-    ParsedItem item;
+    if (count == limits.max_items) return Refuse(TooManyItems(limits));
+    ResetItem(&item);
     item.line = line_number;
     ParseNdjsonLine(line, limits, depth_limit, parser, buffer, &item);
-    body.items.push_back(std::move(item));
+    sink(item);
+    ++count;
   }
   body.ok = true;
   return body;
@@ -543,7 +559,8 @@ FieldError MakeFieldError(std::string_view code, std::string_view field, std::st
   return e;
 }
 
-ParsedBody ParseBody(std::string_view body, BodyFormat format, const ParseLimits& limits) {
+ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLimits& limits,
+                         const ItemSink& sink) {
   if (body.size() > limits.max_body_bytes) {
     return Refuse(
         MakeFieldError(kBodyTooLarge, "",
@@ -553,8 +570,20 @@ ParsedBody ParseBody(std::string_view body, BodyFormat format, const ParseLimits
     return Refuse(MakeFieldError(kInvalidUtf8, "", "body is not valid UTF-8"));
   }
   const size_t depth_limit = std::min(limits.max_depth, kDepthCap);
-  if (format == BodyFormat::kNdjson) return ParseNdjson(body, limits, depth_limit);
-  return ParseDocument(body, format, limits, depth_limit);
+  if (format == BodyFormat::kNdjson) return ParseNdjson(body, limits, depth_limit, sink);
+  return ParseDocument(body, format, limits, depth_limit, sink);
+}
+
+ParsedBody ParseBody(std::string_view body, BodyFormat format, const ParseLimits& limits) {
+  std::vector<ParsedItem> items;
+  if (format == BodyFormat::kNdjson) {
+    items.reserve(std::min<size_t>(limits.max_items,
+                                   static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1));
+  }
+  ParsedBody parsed = ParseBodyEach(body, format, limits,
+                                    [&items](ParsedItem& item) { items.push_back(std::move(item)); });
+  if (parsed.ok) parsed.items = std::move(items);
+  return parsed;
 }
 
 bool ParseRecordJson(std::string_view json, UsageRecord* record, FieldError* error,

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,17 @@ struct ParsedBody {
 // Parses a whole ingest body. Items are parsed, not validated: call Validate() on each ok item
 // after applying server defaults.
 ParsedBody ParseBody(std::string_view body, BodyFormat format, const ParseLimits& limits = {});
+
+// Receives the items of a body in order. `item` is one object reused for every item (its strings
+// keep their buffers): it is valid only during the call; move or copy out what is kept.
+using ItemSink = std::function<void(ParsedItem& item)>;
+
+// ParseBody without collecting the items: each goes to `sink` as soon as it is parsed, and the
+// result (`items` always empty) is the verdict on the body. When that verdict is !ok the items
+// already handed over must be discarded: a syntax error late in a JSON array, or one item too
+// many, refuses the whole body. Same checks, errors and order as ParseBody.
+ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLimits& limits,
+                         const ItemSink& sink);
 
 // Parses one JSON record object (the kJson single-object case). Returns false and fills `*error`
 // (if non-null) on any failure; `*record` is then unspecified.

@@ -87,6 +87,13 @@ TimeParse ParseRfc3339Micros(std::string_view s, int64_t* micros) {
 }
 
 std::string FormatRfc3339Micros(int64_t micros) {
+  std::string out;
+  AppendRfc3339Micros(&out, micros);
+  return out;
+}
+
+void AppendRfc3339Micros(std::string* out_string, int64_t micros) {
+  std::string& out = *out_string;
   micros = std::clamp(micros, kMinRfc3339Micros, kMaxRfc3339Micros);
   int64_t days = micros / kMicrosPerDay;
   int64_t rem = micros % kMicrosPerDay;
@@ -105,8 +112,6 @@ std::string FormatRfc3339Micros(int64_t micros) {
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
 
-  std::string out;
-  out.reserve(27);
   PutDigits(&out, year, 4);
   out.push_back('-');
   PutDigits(&out, month, 2);
@@ -122,7 +127,6 @@ std::string FormatRfc3339Micros(int64_t micros) {
   out.push_back('.');
   PutDigits(&out, rem % kMicrosPerSecond, 6);
   out.push_back('Z');
-  return out;
 }
 
 }  // namespace tokenaudit::record

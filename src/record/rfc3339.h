@@ -43,6 +43,8 @@ TimeParse ParseRfc3339Micros(std::string_view text, int64_t* micros);
 // Formats as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (always 6 fractional digits, always Z).
 // Precondition: kMinRfc3339Micros <= micros <= kMaxRfc3339Micros; values outside are clamped.
 std::string FormatRfc3339Micros(int64_t micros);
+// FormatRfc3339Micros appended to *out.
+void AppendRfc3339Micros(std::string* out, int64_t micros);
 
 }  // namespace tokenaudit::record
 

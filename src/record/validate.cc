@@ -64,6 +64,27 @@ constexpr RangeRule kRangeRules[] = {
     {"usage.gpu_ms", 0, kMsPer31Days, "must be between 0 and 2678400000 (31 days)"},
 };
 
+// kStringRules and kRangeRules by kRecordFields index, so a check costs no name comparisons.
+struct FieldRules {
+  StringRule string_rule[kNumRecordFields] = {};
+  int range_rule[kNumRecordFields] = {};  // index into kRangeRules, -1 for none
+};
+constexpr FieldRules MakeFieldRules() {
+  FieldRules rules;
+  for (size_t i = 0; i < kNumRecordFields; ++i) {
+    rules.string_rule[i] = StringRule::kFree;
+    for (const StringFieldRule& r : kStringRules) {
+      if (r.name == kRecordFields[i].name) rules.string_rule[i] = r.rule;
+    }
+    rules.range_rule[i] = -1;
+    for (size_t j = 0; j < std::size(kRangeRules); ++j) {
+      if (kRangeRules[j].name == kRecordFields[i].name) rules.range_rule[i] = static_cast<int>(j);
+    }
+  }
+  return rules;
+}
+constexpr FieldRules kFieldRules = MakeFieldRules();
+
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -76,27 +97,30 @@ class Checker {
     if (out_ != nullptr) *out_ = MakeFieldError(code, field, rule);
     return false;
   }
-  bool String(std::string_view name, std::string_view s);
-  bool Number(std::string_view name, int64_t v);
+  bool String(size_t field, std::string_view s);
+  bool Number(size_t field, int64_t v);
 
  private:
   FieldError* out_;
 };
 
-bool Checker::String(std::string_view name, std::string_view s) {
-  if (!simdjson::validate_utf8(s.data(), s.size())) {
+bool Checker::String(size_t field, std::string_view s) {
+  const std::string_view name = kRecordFields[field].name;
+  // One branch-free pass finds both non-ASCII bytes (only then is the UTF-8 validator needed)
+  // and control characters; the failures are reported in the documented order.
+  unsigned char high = 0;
+  bool control = false;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    high |= c;
+    control |= c < 0x20 || c == 0x7F;
+  }
+  if ((high & 0x80) != 0 && !simdjson::validate_utf8(s.data(), s.size())) {
     return Fail(kInvalidUtf8, name, "must be valid UTF-8");
   }
   if (s.size() > kMaxStringBytes) return Fail(kTooLong, name, "must be at most 1024 bytes");
-  if (std::any_of(s.begin(), s.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; })) {
-    return Fail(kInvalidFormat, name, "must not contain control characters");
-  }
-  StringRule rule = StringRule::kFree;
-  for (const StringFieldRule& r : kStringRules) {
-    if (r.name == name) rule = r.rule;
-  }
-  switch (rule) {
+  if (control) return Fail(kInvalidFormat, name, "must not contain control characters");
+  switch (kFieldRules.string_rule[field]) {
     case StringRule::kFree:
       return true;
     case StringRule::kId:
@@ -148,14 +172,14 @@ bool Checker::String(std::string_view name, std::string_view s) {
   return true;
 }
 
-bool Checker::Number(std::string_view name, int64_t v) {
-  for (const RangeRule& r : kRangeRules) {
-    if (r.name != name) continue;
-    if (v < r.min || v > r.max) return Fail(kOutOfRange, name, r.text);
-    return true;
-  }
+bool Checker::Number(size_t field, int64_t v) {
+  const std::string_view name = kRecordFields[field].name;
+  const int rule = kFieldRules.range_rule[field];
   // A numeric field without a rule would be a programming error; refuse rather than pass.
-  return Fail(kOutOfRange, name, "has no range rule");
+  if (rule < 0) return Fail(kOutOfRange, name, "has no range rule");
+  const RangeRule& r = kRangeRules[rule];
+  if (v < r.min || v > r.max) return Fail(kOutOfRange, name, r.text);
+  return true;
 }
 
 }  // namespace
@@ -166,13 +190,14 @@ bool Validate(const UsageRecord& r, FieldError* error) {
   if (r.source.empty()) return check.Fail(kMissingField, "source", "is required");
   if (!r.time_us.has_value()) return check.Fail(kMissingField, "time", "is required");
   if (r.status.empty()) return check.Fail(kMissingField, "status", "is required");
-  for (const FieldSpec& spec : kRecordFields) {
+  for (size_t i = 0; i < kNumRecordFields; ++i) {
+    const FieldSpec& spec = kRecordFields[i];
     if (spec.kind == FieldKind::kString) {
       const std::string& s = r.*spec.str;
-      if (!s.empty() && !check.String(spec.name, s)) return false;
+      if (!s.empty() && !check.String(i, s)) return false;
     } else {
       const std::optional<int64_t>& n = r.*spec.num;
-      if (n.has_value() && !check.Number(spec.name, *n)) return false;
+      if (n.has_value() && !check.Number(i, *n)) return false;
     }
   }
   if (r.start_time_us.has_value() && *r.start_time_us > *r.time_us) {
