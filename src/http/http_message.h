@@ -15,6 +15,10 @@
 
 namespace tokenaudit::http {
 
+// Runs a task later on one of the server's I/O threads; callable from any thread. A task posted
+// after the server stopped never runs and is destroyed with the server.
+using Poster = std::function<void(std::function<void()> task)>;
+
 struct HttpRequest {
   std::string method;   // "GET", "POST", ...
   std::string target;   // as received: path plus query
@@ -23,6 +27,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote;   // "ip:port" of the peer
+  // Set by HttpServer: lets a handler move work that completes on another thread (a ledger
+  // callback) back onto the I/O threads. Empty for requests built by hand: run such work inline.
+  Poster post;
 
   // First value of header `name` (lower-case) or of query parameter `name`.
   std::optional<std::string_view> Header(std::string_view name) const;

@@ -208,6 +208,9 @@ void Session::Dispatch() {
   keep_alive_ = msg.keep_alive();
   version_ = msg.version();
   parser_.reset();
+  req.post = [executor = stream_.get_executor()](std::function<void()> task) {
+    net::post(executor, std::move(task));
+  };
   stream_.expires_never();  // the handler may wait for a group commit
   server_->RequestStarted();
   server_->handler()->Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {

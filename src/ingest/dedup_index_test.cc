@@ -79,5 +79,74 @@ TEST(DedupIndexTest, BatchCommitAssignsConsecutiveSeqsAndWakesWaiters) {
   }
 }
 
+// Keys that share a shard and a home slot chain up in one probe sequence; aborting (erasing) any
+// of them must keep every other one findable.
+TEST(DedupIndexTest, AbortInTheMiddleOfACollisionChainKeepsTheOthers) {
+  DedupIndex idx;
+  std::vector<DedupIndex::Key> keys;
+  for (uint64_t i = 0; i < 40; ++i) {
+    // Same top bits (shard) and the same low bits (home slot), or a neighbour's.
+    keys.push_back({uint64_t{7} << 58 | i, (i % 3) << 20 | (i % 2)});
+  }
+  uint64_t seq = 0;
+  for (const auto& k : keys) ASSERT_EQ(idx.TryClaim(k, &seq, nullptr), DedupIndex::Claim::kNew);
+  for (size_t i = 0; i < keys.size(); i += 3) idx.Abort(keys[i]);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i % 3 == 0) continue;
+    idx.Commit(keys[i], 1000 + i);
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto c = idx.TryClaim(keys[i], &seq, nullptr);
+    if (i % 3 == 0) {
+      EXPECT_EQ(c, DedupIndex::Claim::kNew) << i;
+    } else {
+      ASSERT_EQ(c, DedupIndex::Claim::kDuplicate) << i;
+      EXPECT_EQ(seq, 1000 + i);
+    }
+  }
+}
+
+TEST(DedupIndexTest, GrowsPastManyKeysAndTheFirstSeqWins) {
+  DedupIndex idx;
+  constexpr int kKeys = 200'000;
+  for (int i = 0; i < kKeys; ++i) idx.Insert(DedupIndex::MakeKey("t", "s", std::to_string(i)), i);
+  idx.Insert(DedupIndex::MakeKey("t", "s", "5"), 99);
+  EXPECT_EQ(idx.size(), static_cast<size_t>(kKeys));
+  uint64_t seq = 0;
+  for (int i = 0; i < kKeys; i += 997) {
+    ASSERT_EQ(idx.TryClaim(DedupIndex::MakeKey("t", "s", std::to_string(i)), &seq, nullptr),
+              DedupIndex::Claim::kDuplicate);
+    EXPECT_EQ(seq, static_cast<uint64_t>(i));
+  }
+  ASSERT_EQ(idx.TryClaim(DedupIndex::MakeKey("t", "s", "5"), &seq, nullptr),
+            DedupIndex::Claim::kDuplicate);
+  EXPECT_EQ(seq, 5u);
+}
+
+TEST(DedupIndexTest, ClaimBatchSeesItsOwnEarlierKeysAsPending) {
+  DedupIndex idx;
+  const auto a = DedupIndex::MakeKey("t", "s", "a");
+  const auto b = DedupIndex::MakeKey("t", "s", "b");
+  uint64_t seq = 0;
+  ASSERT_EQ(idx.TryClaim(b, &seq, nullptr), DedupIndex::Claim::kNew);
+  idx.Commit(b, 9);
+  const std::vector<DedupIndex::Key> keys = {a, b, a};
+  std::vector<DedupIndex::Claim> claims(keys.size());
+  std::vector<uint64_t> seqs(keys.size());
+  std::vector<size_t> waiting;
+  uint64_t told = 0;
+  idx.ClaimBatch(keys, claims, seqs, [&](size_t i) {
+    waiting.push_back(i);
+    return [&told](bool ok, uint64_t s) { told = ok ? s : 0; };
+  });
+  EXPECT_EQ(claims[0], DedupIndex::Claim::kNew);
+  EXPECT_EQ(claims[1], DedupIndex::Claim::kDuplicate);
+  EXPECT_EQ(seqs[1], 9u);
+  EXPECT_EQ(claims[2], DedupIndex::Claim::kPending);
+  EXPECT_EQ(waiting, std::vector<size_t>{2});
+  idx.CommitBatch({&a, 1}, 12);
+  EXPECT_EQ(told, 12u);
+}
+
 }  // namespace
 }  // namespace tokenaudit::ingest

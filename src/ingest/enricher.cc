@@ -17,32 +17,62 @@ std::string PythonFloatRepr(int64_t micros) {
   return s;
 }
 
-std::string ComputeRequestId(std::string_view raw_user, std::string_view input_hash,
-                             int64_t start_time_us) {
+namespace {
+
+constexpr size_t kRequestIdChars = 16;
+
+// The request_id of DESIGN §2 into `out` (kRequestIdChars bytes).
+void RequestIdInto(std::string_view raw_user, std::string_view input_hash, int64_t start_time_us,
+                   char* out) {
   constexpr std::string_view kPrefix = "sha256:";
   if (input_hash.substr(0, kPrefix.size()) == kPrefix) input_hash.remove_prefix(kPrefix.size());
-  std::string msg(raw_user);
-  msg += '_';
-  msg += input_hash;
-  msg += '_';
-  msg += PythonFloatRepr(start_time_us);
-  Sha256Digest d = Sha256Of(msg);
-  return HexEncode(d.data(), 8);
+  Sha256 h;
+  h.Update(raw_user);
+  h.Update("_");
+  h.Update(input_hash);
+  h.Update("_");
+  h.Update(PythonFloatRepr(start_time_us));
+  const Sha256Digest d = h.Finish();
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < kRequestIdChars / 2; ++i) {
+    out[2 * i] = kHex[d[i] >> 4];
+    out[2 * i + 1] = kHex[d[i] & 0xf];
+  }
 }
 
-std::string Enricher::Pseudonym(std::string_view raw) const {
+// LooksPersonal (auth/personal_data.h) can only match a value holding an e-mail address ('@')
+// or a path ('/' or '\\'); most values hold none of them, and this test is one memchr-like scan.
+bool MayLookPersonal(std::string_view value) {
+  return value.find_first_of("@/\\") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string ComputeRequestId(std::string_view raw_user, std::string_view input_hash,
+                             int64_t start_time_us) {
+  std::string id(kRequestIdChars, '\0');
+  RequestIdInto(raw_user, input_hash, start_time_us, id.data());
+  return id;
+}
+
+void Enricher::PseudonymizeUser(std::string* user) const {
+  const std::string_view raw = *user;
   CacheShard& shard = cache_[std::hash<std::string_view>{}(raw) % kCacheShards];
-  std::string key(raw);
   {
     MutexLock l(&shard.mu);
-    auto it = shard.map.find(key);
-    if (it != shard.map.end()) return it->second;
+    auto it = shard.map.find(raw);
+    if (it != shard.map.end()) {
+      user->assign(it->second);  // reuses the buffer; `raw` is not used after this
+      return;
+    }
   }
   std::string p = pseudonymizer_->UserPseudonym(raw);
-  MutexLock l(&shard.mu);
-  if (shard.map.size() >= kCacheEntriesPerShard) shard.map.clear();  // bounded, simply
-  shard.map.emplace(std::move(key), p);
-  return p;
+  {
+    MutexLock l(&shard.mu);
+    if (shard.map.size() >= kCacheEntriesPerShard) shard.map.clear();  // bounded, simply
+    shard.map.emplace(std::string(raw), p);
+  }
+  *user = std::move(p);
 }
 
 bool Enricher::Enrich(const auth::Principal& who, UsageRecord* r,
@@ -54,31 +84,31 @@ bool Enricher::Enrich(const auth::Principal& who, UsageRecord* r,
   }
   // request_id uses the raw user, so it is settled before the user is pseudonymised.
   if (!r->user.empty() && !r->input_hash.empty() && r->start_time_us) {
-    std::string expected = ComputeRequestId(r->user, r->input_hash, *r->start_time_us);
+    char expected[kRequestIdChars];
+    RequestIdInto(r->user, r->input_hash, *r->start_time_us, expected);
     if (r->request_id.empty()) {
-      r->request_id = expected;
-    } else if (r->request_id != expected) {
+      r->request_id.assign(expected, kRequestIdChars);
+    } else if (r->request_id != std::string_view(expected, kRequestIdChars)) {
       *error = {"request_id_mismatch", "request_id",
                 "request_id differs from sha256(user_input.hash_start_time)[:16]"};
       return false;
     }
   }
-  if (!r->user.empty()) r->user = Pseudonym(r->user);
+  if (!r->user.empty()) PseudonymizeUser(&r->user);
   for (std::string* field : {&r->id, &r->source, &r->workflow, &r->node_id, &r->node_type,
                              &r->model_variant, &r->device, &r->error_type, &r->operation_name,
                              &r->model, &r->workflow_hash}) {
-    if (!field->empty() && auth::LooksPersonal(*field)) *field = pseudonymizer_->Redact(*field);
+    if (MayLookPersonal(*field) && auth::LooksPersonal(*field)) {
+      *field = pseudonymizer_->Redact(*field);
+    }
   }
   if (r->capture.empty()) r->capture = "api";
   if (!r->estimated_tokens_milli) r->estimated_tokens_milli = EstimateTokensMilli(*r);
-  UsageRecord priced = *r;
-  pricing_->Apply(&priced);
-  // Producer-measured GFLOPs are kept; the table fills what is missing and always sets the price.
-  if (!r->gflops_milli) r->gflops_milli = priced.gflops_milli;
-  if (priced.cost_micros) {
-    r->cost_micros = priced.cost_micros;
-    r->price_version = priced.price_version;
-  }
+  // Producer-measured GFLOPs are kept; the table fills what is missing and, for a model it knows,
+  // always sets cost and price version (Apply changes nothing for an unknown model).
+  const std::optional<int64_t> measured_gflops = r->gflops_milli;
+  pricing_->Apply(r);
+  if (measured_gflops) r->gflops_milli = measured_gflops;
   return true;
 }
 

@@ -5,7 +5,7 @@
 namespace tokenaudit::ingest {
 
 uint32_t EventIndex::Code(std::string_view s) {
-  auto it = codes_.find(std::string(s));
+  auto it = codes_.find(s);
   if (it != codes_.end()) return it->second;
   auto code = static_cast<uint32_t>(codes_.size());
   codes_.emplace(std::string(s), code);
@@ -18,18 +18,42 @@ std::optional<uint32_t> EventIndex::Lookup(const std::optional<std::string>& s) 
   return it == codes_.end() ? kAbsent : it->second;
 }
 
-void EventIndex::Add(uint64_t seq, const UsageRecord& r) {
+EventIndex::Row EventIndex::MakeRowLocked(const UsageRecord& r) {
+  return Row{0,          r.time_us.value_or(0), Code(r.tenant),  Code(r.user),
+             Code(r.model), Code(r.workflow),   Code(r.status)};
+}
+
+EventIndex::Row EventIndex::MakeRow(const UsageRecord& r) {
   MutexLock l(&mu_);
-  Row row{seq,          r.time_us.value_or(0), Code(r.tenant),  Code(r.user),
-          Code(r.model), Code(r.workflow),     Code(r.status)};
-  if (rows_.empty() || rows_.back().seq < seq) {
+  return MakeRowLocked(r);
+}
+
+void EventIndex::InsertLocked(const Row& row) {
+  if (rows_.empty() || rows_.back().seq < row.seq) {
     rows_.push_back(row);
     return;
   }
-  auto it = std::lower_bound(rows_.begin(), rows_.end(), seq,
+  auto it = std::lower_bound(rows_.begin(), rows_.end(), row.seq,
                              [](const Row& a, uint64_t s) { return a.seq < s; });
-  if (it != rows_.end() && it->seq == seq) return;
+  if (it != rows_.end() && it->seq == row.seq) return;
   rows_.insert(it, row);
+}
+
+void EventIndex::Add(uint64_t seq, const UsageRecord& r) {
+  MutexLock l(&mu_);
+  Row row = MakeRowLocked(r);
+  row.seq = seq;
+  InsertLocked(row);
+}
+
+void EventIndex::AddRows(uint64_t first_seq, std::span<Row> rows) {
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].seq = first_seq + i;
+  MutexLock l(&mu_);
+  if (rows_.empty() || rows_.back().seq < first_seq) {
+    rows_.insert(rows_.end(), rows.begin(), rows.end());
+    return;
+  }
+  for (const Row& row : rows) InsertLocked(row);
 }
 
 std::vector<uint64_t> EventIndex::Find(const EventFilter& f, uint64_t* next_cursor) const {

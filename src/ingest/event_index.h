@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,8 +30,23 @@ struct EventFilter {
 
 class EventIndex {
  public:
+  // A record as the index keeps it: its seq, time and dictionary codes.
+  struct Row {
+    uint64_t seq;
+    int64_t time_us;
+    uint32_t tenant, user, model, workflow, status;
+  };
+
   // Adds a stored record. Seqs may arrive out of order (they are kept sorted).
   void Add(uint64_t seq, const UsageRecord& r);
+
+  // The row of `r` with seq 0, its strings interned now: lets ingest do the string work before
+  // the append and keep only 32 bytes per record until it completes. A code interned for a record
+  // that is never added matches nothing.
+  Row MakeRow(const UsageRecord& r);
+  // Adds rows[i] with seq first_seq + i under one lock: a copy when the seqs are newer than every
+  // row already held (the ledger completes appends in seq order), sorted in otherwise.
+  void AddRows(uint64_t first_seq, std::span<Row> rows);
 
   // Seqs of matching records in increasing order, at most filter.limit of them. *next_cursor is
   // the value of after_seq that continues the listing, or 0 when nothing is left.
@@ -39,19 +55,21 @@ class EventIndex {
   size_t size() const;
 
  private:
-  struct Row {
-    uint64_t seq;
-    int64_t time_us;
-    uint32_t tenant, user, model, workflow, status;
-  };
   static constexpr uint32_t kAbsent = 0xffffffffu;
   uint32_t Code(std::string_view s) TA_REQUIRES(mu_);
+  Row MakeRowLocked(const UsageRecord& r) TA_REQUIRES(mu_);
+  void InsertLocked(const Row& row) TA_REQUIRES(mu_);
   // kAbsent if the string was never seen (nothing can match); nullopt if no filter.
   std::optional<uint32_t> Lookup(const std::optional<std::string>& s) const TA_REQUIRES(mu_);
 
   mutable Mutex mu_;
   std::vector<Row> rows_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, uint32_t> codes_ GUARDED_BY(mu_);
+  // Transparent hashing: lookups take a string_view and allocate nothing.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> codes_ GUARDED_BY(mu_);
 };
 
 }  // namespace tokenaudit::ingest

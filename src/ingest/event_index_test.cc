@@ -55,5 +55,27 @@ TEST(EventIndexTest, OutOfOrderAddsStaySorted) {
   EXPECT_EQ(idx.Find(EventFilter(), &next), (std::vector<uint64_t>{2, 5, 9}));
 }
 
+TEST(EventIndexTest, PreparedRowsAddedLaterMatchLikeAddedRecords) {
+  EventIndex idx;
+  idx.Add(0, Rec("u_a", "m1", 10));
+  std::vector<EventIndex::Row> rows = {idx.MakeRow(Rec("u_b", "m1", 11)),
+                                       idx.MakeRow(Rec("u_a", "m2", 12))};
+  EventIndex::Row never_added = idx.MakeRow(Rec("u_c", "m3", 13));
+  (void)never_added;
+  idx.AddRows(5, rows);
+  std::vector<EventIndex::Row> late = {idx.MakeRow(Rec("u_a", "m1", 9))};
+  idx.AddRows(2, late);  // older seqs are sorted in
+  EXPECT_EQ(idx.size(), 4u);
+  EventFilter f;
+  f.user = "u_a";
+  uint64_t next = 0;
+  EXPECT_EQ(idx.Find(f, &next), (std::vector<uint64_t>{0, 2, 6}));
+  f.user = "u_c";  // interned, never stored: matches nothing
+  EXPECT_TRUE(idx.Find(f, &next).empty());
+  f = EventFilter();
+  f.model = "m1";
+  EXPECT_EQ(idx.Find(f, &next), (std::vector<uint64_t>{0, 2, 5}));
+}
+
 }  // namespace
 }  // namespace tokenaudit::ingest

@@ -1,7 +1,17 @@
 // POST /v1/events: parse, validate, enrich, deduplicate, append (group commit), answer.
+//
+// Threads. Everything up to the append runs on the HTTP I/O thread that received the request,
+// one item at a time in a reused record, so that what stays alive until the append completes is
+// small: per appended record its canonical bytes, its dedup key and its 32-byte event-index row.
+// The ledger calls back on its writer thread; that callback only copies the precomputed rows into
+// the event index (cheap, and in seq order because the writer completes in seq order) and posts
+// the rest back to the I/O threads, so the writer goes straight on to its next group commit.
+// There, the dedup claims are committed (waking requests that wait on the same ids), and the
+// answer is built and sent. Every answer still waits for the fdatasync covering its records.
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 
 #include "src/ingest/service.h"
 #include "src/record/validate.h"
@@ -12,13 +22,26 @@ namespace {
 using http::ErrorResponse;
 using http::HttpResponse;
 
-struct ItemResult {
-  int status = 0;  // 0 while pending
-  uint64_t seq = 0;
-  bool duplicate = false;
-  record::FieldError error;
-  std::string stored;  // canonical payload, for single-record answers
+// Why an item got 503.
+enum class Unavailable : uint8_t {
+  kNone,
+  kConcurrent,  // a request appending the same id failed
+  kLedger,      // the append failed
 };
+
+struct ItemResult {
+  uint16_t status = 0;  // 0 while pending
+  bool duplicate = false;
+  Unavailable unavailable = Unavailable::kNone;
+  uint32_t error = 0;  // status 400/403: index into IngestCall::errors
+  uint64_t seq = 0;
+};
+
+void AppendUnsigned(std::string* out, uint64_t v) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, end);
+}
 
 }  // namespace
 
@@ -26,9 +49,17 @@ struct ItemResult {
 struct Service::IngestCall {
   bool batch = false;
   std::vector<ItemResult> results;
-  std::vector<UsageRecord> records;  // enriched, for indexing after the append
-  std::atomic<int> outstanding{1};    // parts not yet finished, +1 held by PostEvents itself
+  std::vector<record::FieldError> errors;  // of refused items; written before any part starts
+  std::string stored;  // the canonical record of a single-record request that was appended
+  // The appended part: item to_append[j] is stored at first_seq + j once append_status is OK.
+  std::vector<uint32_t> to_append;
+  std::vector<DedupIndex::Key> keys;
+  std::vector<EventIndex::Row> rows;
+  Status append_status;
+  uint64_t first_seq = 0;
+  std::atomic<int> outstanding{1};  // parts not yet finished, +1 held by PostEvents itself
   http::Responder respond;
+  http::Poster post;  // back to the I/O threads; empty: run inline
 };
 
 void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
@@ -42,119 +73,176 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
                           "application/cloudevents-batch+json or application/x-ndjson"));
     return;
   }
-  record::ParsedBody body = record::ParseBody(req.body, *format, options_.limits);
+  auto call = std::make_shared<IngestCall>();
+  call->respond = std::move(respond);
+  call->post = std::move(req.post);
+
+  // Items that passed every check, in body order: candidates[j] is their index.
+  std::vector<uint32_t> candidates;
+  std::vector<DedupIndex::Key> keys;
+  std::vector<EventIndex::Row> rows;
+  std::vector<std::string> payloads;
+  if (*format == record::BodyFormat::kNdjson) {
+    const size_t lines = std::min<size_t>(
+        options_.limits.max_items,
+        static_cast<size_t>(std::count(req.body.begin(), req.body.end(), '\n')) + 1);
+    call->results.reserve(lines);
+    candidates.reserve(lines);
+    keys.reserve(lines);
+    rows.reserve(lines);
+    payloads.reserve(lines);
+  }
+  record::ParsedBody body = record::ParseBodyEach(
+      req.body, *format, options_.limits, [&](record::ParsedItem& item) {
+        const auto index = static_cast<uint32_t>(call->results.size());
+        ItemResult& res = call->results.emplace_back();
+        record::FieldError& err = item.error;
+        bool ok = item.ok && record::Validate(item.record, &err) &&
+                  enricher_.Enrich(who, &item.record, &err);
+        std::string payload;
+        if (ok) {
+          payload = record::EncodeCanonical(item.record);
+          if (payload.size() > options_.max_record_bytes) {
+            err = {"too_long", "", "the stored record would exceed max_record_bytes"};
+            ok = false;
+          }
+        }
+        if (!ok) {
+          res.status = err.code == "forbidden" ? 403 : 400;
+          res.error = static_cast<uint32_t>(call->errors.size());
+          call->errors.push_back(std::move(err));
+          return;
+        }
+        candidates.push_back(index);
+        keys.push_back(DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id));
+        rows.push_back(events_.MakeRow(item.record));
+        payloads.push_back(std::move(payload));
+      });
   if (!body.ok) {
     Rejected(body.error.code)->Add();
     int status = body.error.code == record::kBodyTooLarge ? 413 : 400;
-    respond(ErrorResponse(status, body.error.code, body.error.message, body.error.field));
+    call->respond(ErrorResponse(status, body.error.code, body.error.message, body.error.field));
     return;
   }
-  request_batch_->Observe(static_cast<double>(body.items.size()));
-
-  auto call = std::make_shared<IngestCall>();
   call->batch = body.batch;
-  call->respond = std::move(respond);
-  call->results.resize(body.items.size());
-  call->records.resize(body.items.size());
-  std::vector<size_t> to_append;
-  std::vector<std::string> payloads;
-  std::vector<DedupIndex::Key> keys;
-  for (size_t i = 0; i < body.items.size(); ++i) {
-    record::ParsedItem& item = body.items[i];
-    ItemResult& res = call->results[i];
-    record::FieldError err = item.error;
-    bool ok = item.ok && record::Validate(item.record, &err) &&
-              enricher_.Enrich(who, &item.record, &err);
-    std::string payload;
-    if (ok) {
-      payload = record::EncodeCanonical(item.record);
-      if (payload.size() > options_.max_record_bytes) {
-        err = {"too_long", "", "the stored record would exceed max_record_bytes"};
-        ok = false;
-      }
-    }
-    if (!ok) {
-      res.status = err.code == "forbidden" ? 403 : 400;
-      res.error = err;
-      Rejected(err.code)->Add();
-      continue;
-    }
-    auto key = DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id);
-    uint64_t seq = 0;
+  request_batch_->Observe(static_cast<double>(call->results.size()));
+  for (const record::FieldError& err : call->errors) Rejected(err.code)->Add();
+
+  std::vector<DedupIndex::Claim> claims(keys.size());
+  std::vector<uint64_t> seqs(keys.size());
+  dedup_.ClaimBatch(keys, claims, seqs, [this, &call, &candidates](size_t j) {
     call->outstanding.fetch_add(1);
-    auto claim = dedup_.TryClaim(key, &seq, [this, call, i](bool ok, uint64_t s) {
+    return [this, call, i = candidates[j]](bool ok, uint64_t seq) {
       ItemResult& r = call->results[i];
       if (ok) {
         r.status = 200;
-        r.seq = s;
+        r.seq = seq;
         r.duplicate = true;
         duplicates_->Add();
       } else {
         r.status = 503;
-        r.error = {"unavailable", "", "a concurrent request with the same id failed; retry"};
+        r.unavailable = Unavailable::kConcurrent;
       }
       Finish(call);
-    });
-    if (claim == DedupIndex::Claim::kPending) continue;  // the callback finishes this part
-    call->outstanding.fetch_sub(1);
-    if (claim == DedupIndex::Claim::kDuplicate) {
+    };
+  });
+  // Keep the claimed items' key, row and payload, compacted in place.
+  size_t kept = 0;
+  for (size_t j = 0; j < claims.size(); ++j) {
+    if (claims[j] == DedupIndex::Claim::kDuplicate) {
+      ItemResult& res = call->results[candidates[j]];
       res.status = 200;
-      res.seq = seq;
+      res.seq = seqs[j];
       res.duplicate = true;
       duplicates_->Add();
-      continue;
     }
-    res.stored = payload;
-    call->records[i] = std::move(item.record);
-    to_append.push_back(i);
-    payloads.push_back(std::move(payload));
-    keys.push_back(key);
+    if (claims[j] != DedupIndex::Claim::kNew) continue;
+    call->to_append.push_back(candidates[j]);
+    keys[kept] = keys[j];
+    rows[kept] = rows[j];
+    if (kept != j) payloads[kept] = std::move(payloads[j]);
+    ++kept;
   }
-  if (!to_append.empty()) {
+  if (kept > 0) {
+    keys.resize(kept);
+    rows.resize(kept);
+    payloads.resize(kept);
+    if (!call->batch) call->stored = payloads[0];
+    call->keys = std::move(keys);
+    call->rows = std::move(rows);
     call->outstanding.fetch_add(1);
-    ledger_->AppendAsync(
-        std::move(payloads), RecordType::kUsage,
-        [this, call, to_append, keys](const Status& s, uint64_t first_seq) {
-          for (size_t j = 0; j < to_append.size(); ++j) {
-            ItemResult& r = call->results[to_append[j]];
-            if (s.ok()) {
-              r.status = 200;
-              r.seq = first_seq + j;
-              events_.Add(r.seq, call->records[to_append[j]]);
-            } else {
-              r.status = 503;
-              r.error = {"unavailable", "", "the ledger did not accept the record: " +
-                                                std::string(StatusCodeName(s.code()))};
-            }
-          }
-          if (s.ok()) {
-            dedup_.CommitBatch(keys, first_seq);
-          } else {
-            dedup_.AbortBatch(keys);
-          }
-          if (s.ok()) {
-            ingested_->Add(to_append.size());
-          } else {
-            Rejected("unavailable")->Add(to_append.size());
-          }
-          Finish(call);
-        });
+    ledger_->AppendAsync(std::move(payloads), RecordType::kUsage,
+                         [this, call](const Status& s, uint64_t first_seq) mutable {
+                           // The writer thread: only the seq-ordered row copy happens here.
+                           if (s.ok()) events_.AddRows(first_seq, call->rows);
+                           call->append_status = s;
+                           call->first_seq = first_seq;
+                           std::shared_ptr<IngestCall> c = std::move(call);  // freed off-writer
+                           if (!c->post) return CompleteAppend(std::move(c));
+                           // A copy: the task may finish (and free the call) while post runs.
+                           const http::Poster post = c->post;
+                           post([this, c = std::move(c)]() mutable {
+                             CompleteAppend(std::move(c));
+                           });
+                         });
   }
-  Finish(call);  // drops PostEvents' own hold
+  Finish(std::move(call));  // drops PostEvents' own hold
 }
+
+void Service::CompleteAppend(std::shared_ptr<IngestCall> call) {
+  const bool ok = call->append_status.ok();
+  for (size_t j = 0; j < call->to_append.size(); ++j) {
+    ItemResult& r = call->results[call->to_append[j]];
+    if (ok) {
+      r.status = 200;
+      r.seq = call->first_seq + j;
+    } else {
+      r.status = 503;
+      r.unavailable = Unavailable::kLedger;
+    }
+  }
+  if (ok) {
+    dedup_.CommitBatch(call->keys, call->first_seq);
+    ingested_->Add(call->to_append.size());
+  } else {
+    dedup_.AbortBatch(call->keys);
+    Rejected("unavailable")->Add(call->to_append.size());
+  }
+  Finish(std::move(call));
+}
+
+namespace {
+
+// The error an item that is not 200 is answered with.
+record::FieldError ItemError(const std::vector<record::FieldError>& errors,
+                             const Status& append_status, const ItemResult& r) {
+  switch (r.unavailable) {
+    case Unavailable::kConcurrent:
+      return {"unavailable", "", "a concurrent request with the same id failed; retry"};
+    case Unavailable::kLedger:
+      return {"unavailable", "", "the ledger did not accept the record: " +
+                                     std::string(StatusCodeName(append_status.code()))};
+    case Unavailable::kNone:
+      break;
+  }
+  return errors[r.error];
+}
+
+}  // namespace
 
 void Service::Finish(std::shared_ptr<IngestCall> call) {
   if (call->outstanding.fetch_sub(1) != 1) return;
-  auto& results = call->results;
+  const auto& results = call->results;
   if (!call->batch && results.size() == 1) {
-    ItemResult& r = results[0];
+    const ItemResult& r = results[0];
     if (r.status != 200) {
-      HttpResponse resp = ErrorResponse(r.status, r.error.code, r.error.message, r.error.field);
+      const record::FieldError e = ItemError(call->errors, call->append_status, r);
+      HttpResponse resp = ErrorResponse(r.status, e.code, e.message, e.field);
       if (r.status == 503) resp.headers.emplace_back("Retry-After", "1");
       call->respond(std::move(resp));
       return;
     }
-    std::string stored = r.stored;
+    std::string stored = r.duplicate ? std::string() : std::move(call->stored);
     if (stored.empty()) {  // a duplicate: answer with the original record
       RecordType type;
       if (!ledger_->Read(r.seq, &stored, &type).ok()) stored.clear();
@@ -172,30 +260,46 @@ void Service::Finish(std::shared_ptr<IngestCall> call) {
   }
   size_t accepted = 0, dups = 0, rejected = 0;
   bool any_unavailable = false;
-  std::string items = "[";
+  std::string items;
+  items.reserve(results.size() * 56 + 2);
+  items.push_back('[');
   for (size_t i = 0; i < results.size(); ++i) {
     const ItemResult& r = results[i];
-    if (i) items += ",";
-    items += "{\"index\":" + std::to_string(i) + ",\"status\":" + std::to_string(r.status);
+    if (i) items.push_back(',');
+    items.append("{\"index\":");
+    AppendUnsigned(&items, i);
+    items.append(",\"status\":");
+    AppendUnsigned(&items, r.status);
     if (r.status == 200) {
       (r.duplicate ? dups : accepted)++;
-      items += std::string(",\"duplicate\":") + (r.duplicate ? "true" : "false") +
-               ",\"seq\":" + std::to_string(r.seq) + "}";
+      items.append(r.duplicate ? ",\"duplicate\":true,\"seq\":" : ",\"duplicate\":false,\"seq\":");
+      AppendUnsigned(&items, r.seq);
+      items.push_back('}');
     } else {
       ++rejected;
       any_unavailable |= r.status == 503;
-      HttpResponse e = ErrorResponse(r.status, r.error.code, r.error.message, r.error.field);
+      const record::FieldError e = ItemError(call->errors, call->append_status, r);
+      HttpResponse err = ErrorResponse(r.status, e.code, e.message, e.field);
       // ErrorResponse's body is {"error":{...}}; embed its inner object.
-      items += ",\"error\":" + e.body.substr(9, e.body.size() - 10) + "}";
+      items.append(",\"error\":");
+      items.append(std::string_view(err.body).substr(9, err.body.size() - 10));
+      items.push_back('}');
     }
   }
-  items += "]";
+  items.push_back(']');
   HttpResponse resp;
   resp.status = rejected == 0 ? 200 : 207;
   if (any_unavailable) resp.headers.emplace_back("Retry-After", "1");
-  resp.body = "{\"accepted\":" + std::to_string(accepted) +
-              ",\"duplicates\":" + std::to_string(dups) + ",\"rejected\":" +
-              std::to_string(rejected) + ",\"results\":" + items + "}";
+  resp.body.reserve(items.size() + 80);
+  resp.body.append("{\"accepted\":");
+  AppendUnsigned(&resp.body, accepted);
+  resp.body.append(",\"duplicates\":");
+  AppendUnsigned(&resp.body, dups);
+  resp.body.append(",\"rejected\":");
+  AppendUnsigned(&resp.body, rejected);
+  resp.body.append(",\"results\":");
+  resp.body.append(items);
+  resp.body.push_back('}');
   call->respond(std::move(resp));
 }
 

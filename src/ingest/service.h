@@ -66,6 +66,9 @@ class Service final : public http::HttpHandler {
                  http::Responder respond, std::function<void()> then);
   // Indexes a stored record (dedup and event index). Thread-safe.
   void IndexStored(uint64_t seq, const UsageRecord& r);
+  // Finishes a POST's append on an I/O thread: dedup commit or abort, counters, then Finish.
+  void CompleteAppend(std::shared_ptr<IngestCall> call);
+  // Drops one of the call's outstanding parts; the last one builds and sends the answer.
   void Finish(std::shared_ptr<IngestCall> call);
 
   Ledger* const ledger_;
