@@ -60,6 +60,10 @@ Status LogReplayer::CheckExpected() {
   return Status::OK();
 }
 
+void LogReplayer::HashLeavesInScan(log::ScanOptions* options) {
+  options->digest = [](std::string_view payload) { return merkle::HashLeaf(payload); };
+}
+
 Status LogReplayer::Visit(const log::ScannedFrame& frame) {
   // Expectations at the current size are checked before the frame's leaf is added.
   if (next_expected_ < expected_.size()) RETURN_IF_ERROR(CheckExpected());
@@ -85,7 +89,8 @@ Status LogReplayer::Visit(const log::ScannedFrame& frame) {
     newest_checkpoint_size_ = std::max(newest_checkpoint_size_, cp->tree_size);
     last_logged_ = *cp;
   }
-  merkle::Hash leaf = merkle::HashLeaf(frame.payload);
+  const merkle::Hash leaf =
+      frame.digest != nullptr ? *frame.digest : merkle::HashLeaf(frame.payload);
   range_.Append(leaf);
   if (leaf_sink_) leaf_sink_(leaf);
   if (frame.type < 8) ++by_type_[frame.type];

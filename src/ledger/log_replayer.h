@@ -32,7 +32,13 @@ class LogReplayer {
   // equal its root. `origin` names it in errors (a file path, "--checkpoint").
   void ExpectCheckpoint(const Checkpoint& cp, std::string origin);
 
-  // Feeds the next frame (in seq order, as ScanLog delivers them).
+  // Makes a scan hash the Merkle leaves (merkle::HashLeaf of each payload) ahead of Visit, on a
+  // helper thread where there is a second core: sets options->digest, which Visit then takes as
+  // the frame's leaf hash.
+  static void HashLeavesInScan(log::ScanOptions* options);
+
+  // Feeds the next frame (in seq order, as ScanLog delivers them). frame.digest, if set, must be
+  // the leaf hash of frame.payload (see HashLeavesInScan); otherwise Visit computes it.
   Status Visit(const log::ScannedFrame& frame);
   // Checks the expectations the scan did not reach: a checkpoint beyond the end of the log means
   // records are missing.

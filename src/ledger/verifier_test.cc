@@ -299,5 +299,133 @@ TEST_F(VerifierTest, GarbageAppendedToASealedSegmentIsCorruption) {
   EXPECT_TRUE(Contains(s, Where(seg.name, seg.data.size(), seg.frames.back().seq + 1))) << s;
 }
 
+// Segments of thousands of frames, so that verify's pipeline runs as on a real log: leaf hashes
+// computed on a helper thread while the calling thread decodes frames a ring's length ahead of the
+// replay, and the next segment read while this one is checked.
+class VerifierLargeSegmentTest : public VerifierTest {
+ protected:
+  static constexpr int kRecords = 14000;
+
+  void SetUp() override {
+    mem_ = NewMemEnv();
+    options_.env = mem_.get();
+    options_.data_dir = kDataDir;
+    options_.segment_bytes = 1 << 20;
+    options_.checkpoint_every_records = 1000;
+    options_.checkpoint_interval_ms = 3600 * 1000;
+    auto ledger = Ledger::Open(options_);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    std::vector<std::string> records;
+    for (int i = 0; i < kRecords; ++i) records.push_back(TestRecord(0, i, 250 + (i * 37) % 100));
+    for (int i = 0; i < kRecords; i += 500) {
+      std::vector<std::string_view> batch(records.begin() + i, records.begin() + i + 500);
+      ASSERT_TRUE((*ledger)->AppendBatch(batch).ok());
+    }
+    ASSERT_TRUE((*ledger)->Close().ok());
+    segments_ = ReadSegments();
+    ASSERT_GE(segments_.size(), 4u);
+    ASSERT_GT(segments_[1].frames.size(), 3000u);
+    for (const auto& seg : segments_) total_frames_ += seg.frames.size();
+  }
+
+  // The usage-record frame nearest to three quarters of the way through `seg`.
+  static const FrameInfo& FrameInSecondHalf(const SegmentInfo& seg) {
+    size_t i = seg.frames.size() * 3 / 4;
+    while (seg.frames[i].type != static_cast<uint8_t>(RecordType::kUsage)) ++i;
+    return seg.frames[i];
+  }
+
+  // `seg` with the payload of frame `f` altered and the frame re-encoded with valid CRCs: it
+  // decodes, only its leaf hash differs.
+  static std::string Reencoded(const SegmentInfo& seg, const FrameInfo& f) {
+    auto header = log::DecodeSegmentHeader(seg.data);
+    EXPECT_TRUE(header.ok());
+    std::string payload =
+        seg.data.substr(f.offset + log::kFrameHeaderSize, f.size - log::kFrameHeaderSize);
+    payload[payload.size() / 2] = payload[payload.size() / 2] == 'x' ? 'y' : 'x';
+    std::string frame;
+    log::EncodeFrame(log::SaltCrc(header.ok() ? header->salt : 0), f.seq, f.type, payload,
+                     &frame);
+    std::string data = seg.data;
+    data.replace(f.offset, f.size, frame);
+    return data;
+  }
+};
+
+TEST_F(VerifierLargeSegmentTest, CleanLogVerifiesWithTheLedgersRoot) {
+  VerifyReport report;
+  Status s = Verify(&report);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(report.records, total_frames_);
+  EXPECT_EQ(report.usage_records, static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(report.segments, segments_.size());
+  auto ledger = Ledger::Open(options_);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  auto root = (*ledger)->RootAt(report.records);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(*root, report.root);
+  ASSERT_TRUE((*ledger)->Close().ok());
+}
+
+// The pipeline decodes and hashes past the first bad frame before replaying up to it; what is
+// reported is still that first bad frame, with exactly the records before it counted.
+TEST_F(VerifierLargeSegmentTest, DamageLateInASegmentAndInALaterSegmentReportsTheFirst) {
+  const SegmentInfo& seg = segments_[1];
+  const FrameInfo& bad = FrameInSecondHalf(seg);
+  std::string data = seg.data;
+  data[bad.offset + bad.size / 2] ^= 0x04;
+  WriteSegment(seg.name, data);
+  const SegmentInfo& later = segments_[3];
+  std::string later_data = later.data;
+  later_data[later.frames[5].offset + later.frames[5].size / 2] ^= 0x04;
+  WriteSegment(later.name, later_data);
+
+  VerifyReport report;
+  Status s = Verify(&report);
+  ASSERT_EQ(s.code(), StatusCode::kCorruption) << s;
+  EXPECT_TRUE(Contains(s, Where(seg.name, bad.offset, bad.seq) + ": frame payload CRC mismatch")) << s;
+  EXPECT_EQ(report.records, bad.seq);
+
+  WriteSegment(seg.name, seg.data);
+  s = Verify(&report);
+  ASSERT_EQ(s.code(), StatusCode::kCorruption) << s;
+  EXPECT_TRUE(Contains(s, Where(later.name, later.frames[5].offset, later.frames[5].seq))) << s;
+  EXPECT_EQ(report.records, later.frames[5].seq);
+}
+
+// A record altered with valid CRCs changes only its leaf hash, which the helper thread computes:
+// the first checkpoint record after it in the log no longer matches, and is the one named.
+TEST_F(VerifierLargeSegmentTest, RecordRewrittenWithValidCrcsFailsAtTheNextLoggedCheckpoint) {
+  const SegmentInfo& seg = segments_[1];
+  const FrameInfo& altered = FrameInSecondHalf(seg);
+  const SegmentInfo* checkpoint_segment = nullptr;
+  const FrameInfo* checkpoint = nullptr;
+  for (const auto& s : segments_) {
+    for (const auto& f : s.frames) {
+      if (checkpoint == nullptr && f.seq > altered.seq &&
+          f.type == static_cast<uint8_t>(RecordType::kCheckpoint)) {
+        checkpoint_segment = &s;
+        checkpoint = &f;
+      }
+    }
+  }
+  ASSERT_NE(checkpoint, nullptr);
+  // Without checkpoints/ (checked first at the same size) the log's own checkpoint record speaks.
+  RemoveCheckpointFilesAbove(0);
+  WriteSegment(seg.name, Reencoded(seg, altered));
+  // Damage further on must not hide the first failure either.
+  std::string later_data = segments_[3].data;
+  later_data[segments_[3].frames[7].offset + 3] ^= 0x01;
+  WriteSegment(segments_[3].name, later_data);
+
+  VerifyReport report;
+  Status s = Verify(&report);
+  ASSERT_EQ(s.code(), StatusCode::kCorruption) << s;
+  EXPECT_TRUE(Contains(s, Where(checkpoint_segment->name, checkpoint->offset, checkpoint->seq) +
+                              ": checkpoint root"))
+      << s;
+  EXPECT_EQ(report.records, checkpoint->seq);
+}
+
 }  // namespace
 }  // namespace tokenaudit::ledger
