@@ -43,7 +43,9 @@ void RequestIdInto(std::string_view raw_user, std::string_view input_hash, int64
 // LooksPersonal (auth/personal_data.h) can only match a value holding an e-mail address ('@')
 // or a path ('/' or '\\'); most values hold none of them, and this test is one memchr-like scan.
 bool MayLookPersonal(std::string_view value) {
-  return value.find_first_of("@/\\") != std::string_view::npos;
+  bool found = false;
+  for (const char c : value) found |= c == '@' || c == '/' || c == '\\';
+  return found;
 }
 
 }  // namespace

@@ -114,11 +114,20 @@ TEST(CanonicalTest, EscaperMatchesTheByteRuleAtEveryOffset) {
         ASSERT_EQ(out, reference(s)) << "byte " << c << " at " << pos << " of " << len;
       }
     }
-    uint64_t word;
     std::string bytes(8, 'x');
     bytes[3] = static_cast<char>(c);
-    std::memcpy(&word, bytes.data(), 8);
-    EXPECT_EQ(HasJsonSpecialByte(word), c < 0x20 || c == '"' || c == '\\') << c;
+    EXPECT_EQ(HasJsonSpecialByte(LoadWord(bytes.data())), c < 0x20 || c == '"' || c == '\\') << c;
+  }
+  // Several special bytes per word, in any mix, at random.
+  std::mt19937 rng(7);
+  const std::string alphabet = std::string("ab\"\\\x01\x1f \x7f\xc3\xa9", 10) + '\0';
+  for (int round = 0; round < 5000; ++round) {
+    std::string s(rng() % 40, 'a');
+    for (char& ch : s) ch = alphabet[rng() % alphabet.size()];
+    std::string out;
+    AppendJsonString(&out, s);
+    ASSERT_EQ(out, reference(s));
+    ASSERT_EQ(JsonStringSize(s), out.size());
   }
 }
 

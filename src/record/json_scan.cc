@@ -23,10 +23,10 @@ TextScan ScanJsonText(std::string_view text, size_t max_depth) {
     }
     switch (c) {
       case '"':
-        // Most of a record's bytes are string content: skip it 8 bytes at a time up to the next
+        // Most of a record's bytes are string content: skip it a word at a time up to the next
         // quote, backslash or control byte.
         for (;;) {
-          while (i + 8 <= n && !HasJsonSpecialByte(LoadWord(data + i))) i += 8;
+          i = FindJsonSpecialByte(data, i, n);
           if (i >= n) return TextScan::kOk;  // unterminated: the parser reports it
           const auto u = static_cast<unsigned char>(data[i++]);
           if (u == '"') break;

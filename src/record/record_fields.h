@@ -98,19 +98,55 @@ inline void ClearRecord(UsageRecord* r) {
   }
 }
 
+namespace field_internal {
+inline constexpr size_t kMaxNameLength = 32;
+inline constexpr size_t kMaxSameLength = 8;
+// Field indices by name length (-1 ends a list): parsing looks every key up, and most lengths
+// hold one to four names.
+struct ByLength {
+  int8_t index[kMaxNameLength + 1][kMaxSameLength];
+};
+constexpr ByLength MakeByLength() {
+  ByLength t{};
+  for (auto& list : t.index) {
+    for (auto& i : list) i = -1;
+  }
+  for (size_t i = 0; i < kNumRecordFields; ++i) {
+    auto& list = t.index[kRecordFields[i].name.size()];
+    size_t n = 0;
+    while (list[n] >= 0) ++n;
+    list[n] = static_cast<int8_t>(i);
+  }
+  return t;
+}
+inline constexpr ByLength kByLength = MakeByLength();
+constexpr bool NamesFitByLength() {
+  size_t count[kMaxNameLength + 1] = {};
+  for (const FieldSpec& f : kRecordFields) {
+    if (f.name.size() > kMaxNameLength || ++count[f.name.size()] >= kMaxSameLength) return false;
+  }
+  return true;
+}
+static_assert(NamesFitByLength(), "grow kMaxNameLength or kMaxSameLength");
+}  // namespace field_internal
+
 // The index of `name` in kRecordFields, or -1.
 constexpr int FindRecordField(std::string_view name) {
-  size_t lo = 0, hi = kNumRecordFields;
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    if (kRecordFields[mid].name < name) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
+  if (name.empty() || name.size() > field_internal::kMaxNameLength) return -1;
+  for (const int8_t i : field_internal::kByLength.index[name.size()]) {
+    if (i < 0) break;
+    const std::string_view candidate = kRecordFields[i].name;
+    if (candidate.front() == name.front() && candidate.back() == name.back() &&
+        candidate == name) {
+      return i;
     }
   }
-  return lo < kNumRecordFields && kRecordFields[lo].name == name ? static_cast<int>(lo) : -1;
+  return -1;
 }
+
+static_assert(FindRecordField("capture") == 0 && FindRecordField("workflow_hash") == 31 &&
+              FindRecordField("input.hash") == 11 && FindRecordField("input.hasH") == -1 &&
+              FindRecordField("") == -1);
 
 }  // namespace tokenaudit::record
 

@@ -24,13 +24,13 @@ bool Digits(std::string_view s, size_t pos, size_t n, unsigned* out) {
   return true;
 }
 
-void PutDigits(std::string* out, int64_t v, int width) {
-  char buf[8];
+// Writes the low `width` decimal digits of `v` (zero-padded) at `out`; returns the end.
+char* PutDigits(char* out, int64_t v, int width) {
   for (int i = width - 1; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + v % 10);
+    out[i] = static_cast<char>('0' + v % 10);
     v /= 10;
   }
-  out->append(buf, static_cast<size_t>(width));
+  return out + width;
 }
 
 }  // namespace
@@ -92,8 +92,12 @@ std::string FormatRfc3339Micros(int64_t micros) {
   return out;
 }
 
-void AppendRfc3339Micros(std::string* out_string, int64_t micros) {
-  std::string& out = *out_string;
+void AppendRfc3339Micros(std::string* out, int64_t micros) {
+  char buf[kRfc3339MicrosSize];
+  out->append(buf, WriteRfc3339Micros(buf, micros));
+}
+
+char* WriteRfc3339Micros(char* out, int64_t micros) {
   micros = std::clamp(micros, kMinRfc3339Micros, kMaxRfc3339Micros);
   int64_t days = micros / kMicrosPerDay;
   int64_t rem = micros % kMicrosPerDay;
@@ -112,21 +116,22 @@ void AppendRfc3339Micros(std::string* out_string, int64_t micros) {
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
 
-  PutDigits(&out, year, 4);
-  out.push_back('-');
-  PutDigits(&out, month, 2);
-  out.push_back('-');
-  PutDigits(&out, day, 2);
-  out.push_back('T');
+  out = PutDigits(out, year, 4);
+  *out++ = '-';
+  out = PutDigits(out, month, 2);
+  *out++ = '-';
+  out = PutDigits(out, day, 2);
+  *out++ = 'T';
   const int64_t secs = rem / kMicrosPerSecond;
-  PutDigits(&out, secs / 3600, 2);
-  out.push_back(':');
-  PutDigits(&out, secs / 60 % 60, 2);
-  out.push_back(':');
-  PutDigits(&out, secs % 60, 2);
-  out.push_back('.');
-  PutDigits(&out, rem % kMicrosPerSecond, 6);
-  out.push_back('Z');
+  out = PutDigits(out, secs / 3600, 2);
+  *out++ = ':';
+  out = PutDigits(out, secs / 60 % 60, 2);
+  *out++ = ':';
+  out = PutDigits(out, secs % 60, 2);
+  *out++ = '.';
+  out = PutDigits(out, rem % kMicrosPerSecond, 6);
+  *out++ = 'Z';
+  return out;
 }
 
 }  // namespace tokenaudit::record

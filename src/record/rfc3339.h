@@ -9,6 +9,7 @@
 #ifndef TOKENAUDIT_RECORD_RFC3339_H_
 #define TOKENAUDIT_RECORD_RFC3339_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ TimeParse ParseRfc3339Micros(std::string_view text, int64_t* micros);
 std::string FormatRfc3339Micros(int64_t micros);
 // FormatRfc3339Micros appended to *out.
 void AppendRfc3339Micros(std::string* out, int64_t micros);
+// The length of every FormatRfc3339Micros result.
+inline constexpr size_t kRfc3339MicrosSize = 27;
+// FormatRfc3339Micros written at `out` (room for kRfc3339MicrosSize bytes); returns the end.
+char* WriteRfc3339Micros(char* out, int64_t micros);
 
 }  // namespace tokenaudit::record
 

@@ -5,6 +5,8 @@
 #ifndef TOKENAUDIT_UTIL_JSON_STRING_H_
 #define TOKENAUDIT_UTIL_JSON_STRING_H_
 
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -12,18 +14,23 @@
 
 namespace tokenaudit {
 
-// True if any of the 8 bytes of `v` is below 0x20, `"` or `\`: the bytes that end or interrupt a
-// run of plain string content. Exact (no false positives), so callers can skip 8 bytes at a time.
-inline bool HasJsonSpecialByte(uint64_t v) {
+static_assert(std::endian::native == std::endian::little, "word scans assume little-endian");
+
+// A word with bit 7 of a byte set where that byte of `v` is below 0x20, `"` or `\\`: the bytes
+// that end or interrupt a run of plain string content. Zero iff there is none. The lowest flagged
+// byte is always a real one (a borrow only ever flags bytes above a real hit), so it locates the
+// first special byte; bytes above it may be flagged spuriously.
+inline uint64_t JsonSpecialMask(uint64_t v) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHigh = 0x8080808080808080ull;
   const uint64_t quote = v ^ (kOnes * '"');
   const uint64_t backslash = v ^ (kOnes * '\\');
-  // (x - 0x01..) & ~x & 0x80.. is non-zero iff some byte of x is zero (or, with 0x20.., < 0x20).
-  return ((((v - kOnes * 0x20) & ~v) | ((quote - kOnes) & ~quote) |
-           ((backslash - kOnes) & ~backslash)) &
-          kHigh) != 0;
+  // (x - 0x01..) & ~x & 0x80.. flags the zero bytes of x (with 0x20.., the bytes below 0x20).
+  return (((v - kOnes * 0x20) & ~v) | ((quote - kOnes) & ~quote) |
+          ((backslash - kOnes) & ~backslash)) &
+         kHigh;
 }
+inline bool HasJsonSpecialByte(uint64_t v) { return JsonSpecialMask(v) != 0; }
 
 // The 8 bytes at `p` (any alignment) as one word.
 inline uint64_t LoadWord(const char* p) {
@@ -32,34 +39,63 @@ inline uint64_t LoadWord(const char* p) {
   return v;
 }
 
-inline void AppendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  const char* run = p;  // start of the pending run of bytes that need no escaping, copied in bulk
-  while (p < end) {
-    if (end - p >= 8 && !HasJsonSpecialByte(LoadWord(p))) {
-      p += 8;
-      continue;
-    }
-    const auto u = static_cast<unsigned char>(*p);
-    if (u >= 0x20 && u != '"' && u != '\\') {
-      ++p;
-      continue;
-    }
-    out->append(run, p);
-    run = ++p;
-    if (u == '"' || u == '\\') {
-      out->push_back('\\');
-      out->push_back(static_cast<char>(u));
-    } else {
-      const char escape[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
-      out->append(escape, sizeof(escape));
+// The position of the first byte below 0x20, `"` or `\\` in data[pos, n), or n if none: 8 bytes
+// per step.
+inline size_t FindJsonSpecialByte(const char* data, size_t pos, size_t n) {
+  for (; pos + 8 <= n; pos += 8) {
+    if (const uint64_t mask = JsonSpecialMask(LoadWord(data + pos)); mask != 0) {
+      return pos + static_cast<size_t>(std::countr_zero(mask) >> 3);
     }
   }
-  out->append(run, end);
-  out->push_back('"');
+  for (; pos < n; ++pos) {
+    const auto u = static_cast<unsigned char>(data[pos]);
+    if (u < 0x20 || u == '"' || u == '\\') return pos;
+  }
+  return n;
+}
+
+// The size of `s` as a JSON string literal, quotes included.
+inline size_t JsonStringSize(std::string_view s) {
+  size_t size = s.size() + 2;
+  for (size_t i = FindJsonSpecialByte(s.data(), 0, s.size()); i < s.size();
+       i = FindJsonSpecialByte(s.data(), i + 1, s.size())) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    size += u == '"' || u == '\\' ? 1 : 5;
+  }
+  return size;
+}
+
+// Writes `s` as a JSON string literal at `out`, which has room for JsonStringSize(s) bytes;
+// returns the end. Runs of plain bytes are copied in bulk.
+inline char* WriteJsonString(char* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *out++ = '"';
+  size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (size_t i = FindJsonSpecialByte(s.data(), 0, s.size()); i < s.size();
+       i = FindJsonSpecialByte(s.data(), i + 1, s.size())) {
+    std::memcpy(out, s.data() + run, i - run);
+    out += i - run;
+    run = i + 1;
+    const auto u = static_cast<unsigned char>(s[i]);
+    *out++ = '\\';
+    if (u == '"' || u == '\\') {
+      *out++ = static_cast<char>(u);
+    } else {
+      const char escape[5] = {'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+      std::memcpy(out, escape, sizeof(escape));
+      out += sizeof(escape);
+    }
+  }
+  std::memcpy(out, s.data() + run, s.size() - run);
+  out += s.size() - run;
+  *out++ = '"';
+  return out;
+}
+
+inline void AppendJsonString(std::string* out, std::string_view s) {
+  const size_t old = out->size();
+  out->resize(old + JsonStringSize(s));
+  WriteJsonString(out->data() + old, s);
 }
 
 }  // namespace tokenaudit
