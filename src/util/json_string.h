@@ -39,19 +39,26 @@ inline uint64_t LoadWord(const char* p) {
   return v;
 }
 
-// The position of the first byte below 0x20, `"` or `\\` in data[pos, n), or n if none: 8 bytes
-// per step.
+// The position of the first byte below 0x20, `"` or `\\` in data[pos, n), or n if none: a word
+// per step, the tail included (as one word with zero bytes above the end, so it always flags).
 inline size_t FindJsonSpecialByte(const char* data, size_t pos, size_t n) {
   for (; pos + 8 <= n; pos += 8) {
     if (const uint64_t mask = JsonSpecialMask(LoadWord(data + pos)); mask != 0) {
       return pos + static_cast<size_t>(std::countr_zero(mask) >> 3);
     }
   }
-  for (; pos < n; ++pos) {
-    const auto u = static_cast<unsigned char>(data[pos]);
-    if (u < 0x20 || u == '"' || u == '\\') return pos;
+  if (pos >= n) return n;
+  const size_t left = n - pos;  // 1..7
+  uint64_t tail = 0;
+  if (n >= 8) {
+    tail = LoadWord(data + n - 8) >> (8 * (8 - left));  // the last word, bytes before pos dropped
+  } else {
+    for (size_t k = 0; k < left; ++k) {
+      tail |= uint64_t{static_cast<unsigned char>(data[pos + k])} << (8 * k);
+    }
   }
-  return n;
+  const size_t first = static_cast<size_t>(std::countr_zero(JsonSpecialMask(tail)) >> 3);
+  return first < left ? pos + first : n;
 }
 
 // The size of `s` as a JSON string literal, quotes included.
