@@ -1,5 +1,6 @@
 #include "src/ingest/dedup_index.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -40,6 +41,8 @@ DedupIndex::Slot* DedupIndex::Shard::Find(const Key& key) {
 void DedupIndex::Shard::Reserve() {
   if (slots.empty()) {
     slots.assign(kInitialSlots, Slot{});
+    table.store(slots.data(), std::memory_order_relaxed);
+    mask.store(slots.size() - 1, std::memory_order_relaxed);
     return;
   }
   if ((used + 1) * 4 <= slots.size() * 3) return;  // load factor stays below 3/4
@@ -51,6 +54,25 @@ void DedupIndex::Shard::Reserve() {
     size_t i = s.key.lo & mask;
     while (!IsEmpty(slots[i].key)) i = (i + 1) & mask;
     slots[i] = s;
+  }
+  table.store(slots.data(), std::memory_order_relaxed);
+  this->mask.store(mask, std::memory_order_relaxed);
+}
+
+void DedupIndex::PrefetchAhead(std::span<const Key> keys, size_t i) {
+  constexpr size_t kAhead = 8;
+  if (i == 0) {
+    for (size_t j = 0; j < std::min(kAhead, keys.size()); ++j) Prefetch(keys[j]);
+  }
+  if (i + kAhead < keys.size()) Prefetch(keys[i + kAhead]);
+}
+
+void DedupIndex::Prefetch(const Key& raw_key) {
+  const Key key = Normalize(raw_key);
+  const Shard& shard = ShardOf(key);
+  const Slot* table = shard.table.load(std::memory_order_relaxed);
+  if (table != nullptr) {
+    __builtin_prefetch(table + (key.lo & shard.mask.load(std::memory_order_relaxed)));
   }
 }
 
@@ -98,6 +120,7 @@ void DedupIndex::ClaimBatch(std::span<const Key> keys, std::span<Claim> claims,
                             std::span<uint64_t> seqs,
                             const std::function<Waiter(size_t)>& make_waiter) {
   for (size_t i = 0; i < keys.size(); ++i) {
+    PrefetchAhead(keys, i);
     const Key key = Normalize(keys[i]);
     Shard& shard = ShardOf(key);
     MutexLock l(&shard.mu);
@@ -138,6 +161,7 @@ void DedupIndex::Abort(const Key& key) { AbortBatch({&key, 1}); }
 void DedupIndex::CommitBatch(std::span<const Key> keys, uint64_t first_seq) {
   std::vector<std::pair<Waiter, uint64_t>> fire;
   for (size_t i = 0; i < keys.size(); ++i) {
+    PrefetchAhead(keys, i);
     const Key key = Normalize(keys[i]);
     Shard& shard = ShardOf(key);
     MutexLock l(&shard.mu);

@@ -16,6 +16,7 @@
 #define TOKENAUDIT_INGEST_DEDUP_INDEX_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -82,6 +83,10 @@ class DedupIndex {
     size_t used GUARDED_BY(mu) = 0;          // occupied slots, claimed ones included
     size_t committed GUARDED_BY(mu) = 0;
     std::unordered_map<Key, std::vector<Waiter>, KeyHash> waiters GUARDED_BY(mu);
+    // slots.data() and its mask, published for Prefetch, which reads them without the lock: a
+    // stale pair only makes a prefetch useless (prefetching never faults).
+    std::atomic<const Slot*> table{nullptr};
+    std::atomic<size_t> mask{0};
 
     // The slot holding `key`, or the empty slot where it would go.
     Slot* Find(const Key& key) TA_REQUIRES(mu);
@@ -93,6 +98,12 @@ class DedupIndex {
 
   static Key Normalize(const Key& k) { return (k.hi | k.lo) == 0 ? Key{0, 1} : k; }
   Shard& ShardOf(const Key& k) { return shards_[k.hi >> (64 - kShardBits)]; }
+  // Starts loading the cache line of `key`'s home slot: batches probe a table far larger than the
+  // caches, so each key would otherwise cost a miss while its shard is locked.
+  void Prefetch(const Key& key);
+  // For loops over a batch: prefetches the key a few steps ahead of keys[i] (the first few too
+  // when i == 0).
+  void PrefetchAhead(std::span<const Key> keys, size_t i);
   // Claims `key` (normalized); on kPending the caller adds a waiter under the same lock.
   Claim ClaimLocked(Shard& shard, const Key& key, uint64_t* seq) TA_REQUIRES(shard.mu);
   // Ends a claim under `shard.mu`, moving its waiters (if any) to `fire`.
