@@ -360,7 +360,7 @@ if [[ "$PROFILE" == 1 ]] && command -v perf >/dev/null; then
   echo "-- self time, top symbols"
   report --no-children --sort symbol -g none | head -30
   echo "-- inclusive time of the ingest path's stages"
-  report --children --sort symbol -g none | grep -E ' (tokenaudit::(ingest::(Service::(PostEvents|Finish)|Enricher::Enrich|DedupIndex::(TryClaim|Finish|MakeKey)|EventIndex::Add)|record::(ParseBody|Validate|EncodeCanonical[^ ]*)|ledger::LedgerImpl::(WriterLoop|WriteBatch|Complete|AppendAsync|SyncSegment)|merkle::HashLeaf|auth::(Pseudonymizer::UserPseudonym[^ ]*|LooksPersonal)|log::EncodeFrame|http::.*Session::Dispatch)|std::_Sp_counted_ptr_inplace<tokenaudit::ingest::Service::IngestCall.*_M_dispose|boost::asio::detail::scheduler::run) ' || true
+  report --children --sort symbol -g none | grep -E ' (tokenaudit::(ingest::(Service::(PostEvents|CompleteAppend|Finish)|Enricher::Enrich|DedupIndex::(TryClaim|ClaimBatch|CommitBatch|MakeKey)|EventIndex::(Add|AddRows|MakeRow))|record::(ParseBody|ParseBodyEach|ScanJsonText|Validate|EncodeCanonical[^ ]*)|ledger::LedgerImpl::(WriterLoop|WriteBatch|Complete|AppendAsync|SyncSegment)|merkle::HashLeaf|auth::(Pseudonymizer::UserPseudonym[^ ]*|LooksPersonal)|log::EncodeFrame|http::.*Session::Dispatch)|std::_Sp_counted_ptr_inplace<tokenaudit::ingest::Service::IngestCall.*_M_dispose|boost::asio::detail::scheduler::run) ' || true
   set -o pipefail
 fi
 

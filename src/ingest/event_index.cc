@@ -28,15 +28,35 @@ EventIndex::Row EventIndex::MakeRow(const UsageRecord& r) {
   return MakeRowLocked(r);
 }
 
+namespace {
+
+bool SeqBefore(const EventIndex::Row& a, uint64_t seq) { return a.seq < seq; }
+
+}  // namespace
+
+size_t EventIndex::LowerBound(uint64_t seq) const {
+  size_t lo = 0, hi = rows_.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (rows_[mid].seq < seq) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
 void EventIndex::InsertLocked(const Row& row) {
   if (rows_.empty() || rows_.back().seq < row.seq) {
     rows_.push_back(row);
     return;
   }
-  auto it = std::lower_bound(rows_.begin(), rows_.end(), row.seq,
-                             [](const Row& a, uint64_t s) { return a.seq < s; });
-  if (it != rows_.end() && it->seq == row.seq) return;
-  rows_.insert(it, row);
+  const size_t i = LowerBound(row.seq);
+  if (i < rows_.size() && rows_[i].seq == row.seq) return;
+  auto it = std::lower_bound(late_.begin(), late_.end(), row.seq, SeqBefore);
+  if (it != late_.end() && it->seq == row.seq) return;
+  late_.insert(it, row);
 }
 
 void EventIndex::Add(uint64_t seq, const UsageRecord& r) {
@@ -49,10 +69,6 @@ void EventIndex::Add(uint64_t seq, const UsageRecord& r) {
 void EventIndex::AddRows(uint64_t first_seq, std::span<Row> rows) {
   for (size_t i = 0; i < rows.size(); ++i) rows[i].seq = first_seq + i;
   MutexLock l(&mu_);
-  if (rows_.empty() || rows_.back().seq < first_seq) {
-    rows_.insert(rows_.end(), rows.begin(), rows.end());
-    return;
-  }
   for (const Row& row : rows) InsertLocked(row);
 }
 
@@ -65,10 +81,11 @@ std::vector<uint64_t> EventIndex::Find(const EventFilter& f, uint64_t* next_curs
   for (auto c : {tenant, user, model, workflow, status}) {
     if (c && *c == kAbsent) return out;  // a value never stored matches nothing
   }
-  auto it = std::lower_bound(rows_.begin(), rows_.end(), f.after_seq,
-                             [](const Row& a, uint64_t s) { return a.seq < s; });
-  for (; it != rows_.end(); ++it) {
-    const Row& r = *it;
+  size_t i = LowerBound(f.after_seq);
+  auto late = std::lower_bound(late_.begin(), late_.end(), f.after_seq, SeqBefore);
+  while (i < rows_.size() || late != late_.end()) {
+    const bool from_rows = late == late_.end() || (i < rows_.size() && rows_[i].seq < late->seq);
+    const Row& r = from_rows ? rows_[i++] : *late++;
     if ((tenant && r.tenant != *tenant) || (user && r.user != *user) ||
         (model && r.model != *model) || (workflow && r.workflow != *workflow) ||
         (status && r.status != *status) || (f.from_us && r.time_us < *f.from_us) ||
@@ -86,7 +103,7 @@ std::vector<uint64_t> EventIndex::Find(const EventFilter& f, uint64_t* next_curs
 
 size_t EventIndex::size() const {
   MutexLock l(&mu_);
-  return rows_.size();
+  return rows_.size() + late_.size();
 }
 
 }  // namespace tokenaudit::ingest

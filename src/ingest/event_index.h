@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "src/util/chunked_vector.h"
 #include "src/util/mutex.h"
 #include "tokenaudit/usage_record.h"
 
@@ -62,8 +63,16 @@ class EventIndex {
   // kAbsent if the string was never seen (nothing can match); nullopt if no filter.
   std::optional<uint32_t> Lookup(const std::optional<std::string>& s) const TA_REQUIRES(mu_);
 
+  // The position of the first row in rows_ with seq >= `seq`.
+  size_t LowerBound(uint64_t seq) const TA_REQUIRES(mu_);
+
   mutable Mutex mu_;
-  std::vector<Row> rows_ GUARDED_BY(mu_);
+  // Rows arrive in seq order (the ledger completes appends in order, the rebuild scans in order)
+  // and are appended to chunks that never move, so growing by millions of rows never stalls the
+  // caller (the ledger's writer thread) on a copy. A row older than the newest one goes to late_,
+  // kept sorted; Find merges the two.
+  ChunkedVector<Row> rows_ GUARDED_BY(mu_);
+  std::vector<Row> late_ GUARDED_BY(mu_);
   // Transparent hashing: lookups take a string_view and allocate nothing.
   struct StringHash {
     using is_transparent = void;
