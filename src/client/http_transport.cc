@@ -52,6 +52,7 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }  // namespace
 
 struct HttpTransport::Impl {
+  std::string url;  // where Post goes
   CURL* curl = nullptr;
   curl_slist* headers = nullptr;
   std::string body;
@@ -73,6 +74,7 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::Create(const TransportOpti
   }
   if (!GlobalInit()) return Status::Internal("curl_global_init failed");
   auto impl = std::make_unique<Impl>();
+  impl->url = options.url;
   impl->curl = curl_easy_init();
   if (impl->curl == nullptr) return Status::Internal("curl_easy_init failed");
   auto add = [&impl](const std::string& h) {
@@ -117,6 +119,24 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::Create(const TransportOpti
 }
 
 HttpReply HttpTransport::Post(std::string_view body) {
+  Impl& im = *impl_;
+  curl_easy_setopt(im.curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(im.curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  return Perform();
+}
+
+HttpReply HttpTransport::Get(const std::string& url) {
+  Impl& im = *impl_;
+  curl_easy_setopt(im.curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(im.curl, CURLOPT_HTTPGET, 1L);
+  HttpReply reply = Perform();
+  // Back to what Post expects.
+  curl_easy_setopt(im.curl, CURLOPT_URL, im.url.c_str());
+  curl_easy_setopt(im.curl, CURLOPT_POST, 1L);
+  return reply;
+}
+
+HttpReply HttpTransport::Perform() {
   HttpReply reply;
   if (aborted_.load(std::memory_order_relaxed)) {
     reply.error = "aborted";
@@ -126,8 +146,6 @@ HttpReply HttpTransport::Post(std::string_view body) {
   im.body.clear();
   im.retry_after_ms = 0;
   im.error[0] = '\0';
-  curl_easy_setopt(im.curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(im.curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   const CURLcode rc = curl_easy_perform(im.curl);
   if (rc != CURLE_OK) {
     reply.error = std::string(curl_easy_strerror(rc));

@@ -41,8 +41,10 @@ class HttpTransport {
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
-  // Sends one POST and waits for the whole answer (at most request_timeout_ms).
+  // Sends one POST to the URL and waits for the whole answer (at most request_timeout_ms).
   HttpReply Post(std::string_view body);
+  // Sends one GET to `url` (any http(s) URL) on the same connection settings.
+  HttpReply Get(const std::string& url);
 
   // Makes the request in flight, and every later one, end soon with status 0 ("aborted").
   void Abort() { aborted_.store(true, std::memory_order_relaxed); }
@@ -50,6 +52,7 @@ class HttpTransport {
  private:
   struct Impl;
   explicit HttpTransport(std::unique_ptr<Impl> impl);
+  HttpReply Perform();
 
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> aborted_{false};

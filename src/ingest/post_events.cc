@@ -55,6 +55,7 @@ struct Service::IngestCall {
   std::vector<uint32_t> to_append;
   std::vector<DedupIndex::Key> keys;
   std::vector<EventIndex::Row> rows;
+  std::vector<query::Row> usage_rows;  // seq filled in when the append completes
   Status append_status;
   uint64_t first_seq = 0;
   std::atomic<int> outstanding{1};  // parts not yet finished, +1 held by PostEvents itself
@@ -81,6 +82,7 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
   std::vector<uint32_t> candidates;
   std::vector<DedupIndex::Key> keys;
   std::vector<EventIndex::Row> rows;
+  std::vector<query::Row> usage_rows;
   std::vector<std::string> payloads;
   if (*format == record::BodyFormat::kNdjson) {
     const size_t lines = std::min<size_t>(
@@ -90,6 +92,7 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     candidates.reserve(lines);
     keys.reserve(lines);
     rows.reserve(lines);
+    usage_rows.reserve(lines);
     payloads.reserve(lines);
   }
   record::ParsedBody body = record::ParseBodyEach(
@@ -116,6 +119,7 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
         candidates.push_back(index);
         keys.push_back(DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id));
         rows.push_back(events_.MakeRow(item.record));
+        usage_rows.push_back(usage_.MakeRow(item.record, 0));
         payloads.push_back(std::move(payload));
       });
   if (!body.ok) {
@@ -160,16 +164,19 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     call->to_append.push_back(candidates[j]);
     keys[kept] = keys[j];
     rows[kept] = rows[j];
+    usage_rows[kept] = usage_rows[j];
     if (kept != j) payloads[kept] = std::move(payloads[j]);
     ++kept;
   }
   if (kept > 0) {
     keys.resize(kept);
     rows.resize(kept);
+    usage_rows.resize(kept);
     payloads.resize(kept);
     if (!call->batch) call->stored = payloads[0];
     call->keys = std::move(keys);
     call->rows = std::move(rows);
+    call->usage_rows = std::move(usage_rows);
     call->outstanding.fetch_add(1);
     ledger_->AppendAsync(std::move(payloads), RecordType::kUsage,
                          [this, call](const Status& s, uint64_t first_seq) mutable {
@@ -191,6 +198,13 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
 
 void Service::CompleteAppend(std::shared_ptr<IngestCall> call) {
   const bool ok = call->append_status.ok();
+  if (ok) {
+    // Queryable before anyone hears of the records.
+    for (size_t j = 0; j < call->usage_rows.size(); ++j) {
+      call->usage_rows[j][query::kSeq] = static_cast<int64_t>(call->first_seq + j);
+    }
+    usage_.Add(call->usage_rows);
+  }
   for (size_t j = 0; j < call->to_append.size(); ++j) {
     ItemResult& r = call->results[call->to_append[j]];
     if (ok) {

@@ -114,6 +114,8 @@ Status Service::Rebuild(const std::function<void(uint64_t, uint64_t)>& progress)
 void Service::IndexStored(uint64_t seq, const UsageRecord& r) {
   dedup_.Insert(DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
   events_.Add(seq, r);
+  const query::Row row = usage_.MakeRow(r, seq);
+  usage_.Add({&row, 1});
 }
 
 bool Service::Authenticate(const HttpRequest& req, const Responder& respond,
@@ -164,6 +166,8 @@ void Service::Handle(HttpRequest req, Responder respond) {
                                   {"/v1/checkpoint", "GET"},
                                   {"/v1/proof/inclusion", "GET"},
                                   {"/v1/proof/consistency", "GET"},
+                                  {"/v1/usage", "GET"},
+                                  {"/v1/top", "GET"},
                                   {"/metrics", "GET"}};
   bool path_known = false, route_known = false;
   for (const auto& k : kRoutes) {
@@ -210,6 +214,10 @@ void Service::Handle(HttpRequest req, Responder respond) {
   if (path == "/v1/proof/consistency") {
     if (who.role == Role::kIngest) return forbid("ingest keys may not read proofs");
     return GetConsistencyProof(req, std::move(respond));
+  }
+  if (path == "/v1/usage" || path == "/v1/top") {
+    if (who.role == Role::kIngest) return forbid("ingest keys may not read usage");
+    return GetUsage(who, req, path == "/v1/top", std::move(respond));
   }
   if (path == "/metrics") {
     if (who.role != Role::kAdmin && who.role != Role::kAuditor) {

@@ -20,6 +20,7 @@
 #include "src/ingest/enricher.h"
 #include "src/ingest/event_index.h"
 #include "src/metrics/metrics.h"
+#include "src/query/usage_store.h"
 #include "src/record/record_json.h"
 #include "tokenaudit/ledger.h"
 
@@ -60,11 +61,14 @@ class Service final : public http::HttpHandler {
                          http::Responder respond);
   void GetConsistencyProof(const http::HttpRequest& req, http::Responder respond);
   void GetMetrics(http::Responder respond);
+  // GET /v1/usage and GET /v1/top (doc/query_api.md).
+  void GetUsage(const auth::Principal& who, const http::HttpRequest& req, bool top,
+                http::Responder respond);
   // Appends an access record for a read by an admin or auditor, then runs `then` (or answers
   // 503 if the ledger cannot record it: no unaudited reads).
   void AuditRead(const auth::Principal& who, std::string_view what, uint64_t result_count,
                  http::Responder respond, std::function<void()> then);
-  // Indexes a stored record (dedup and event index). Thread-safe.
+  // Indexes a stored record (dedup, event index, usage columns). Thread-safe.
   void IndexStored(uint64_t seq, const UsageRecord& r);
   // Finishes a POST's append on an I/O thread: dedup commit or abort, counters, then Finish.
   void CompleteAppend(std::shared_ptr<IngestCall> call);
@@ -78,6 +82,7 @@ class Service final : public http::HttpHandler {
   const ServiceOptions options_;
   DedupIndex dedup_;
   EventIndex events_;
+  query::UsageStore usage_;  // the query engine's columns
   std::atomic<bool> ready_{false};
 
   metrics::Registry* const metrics_;

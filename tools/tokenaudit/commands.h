@@ -24,6 +24,8 @@ void RegisterVerify(CLI::App* app, std::function<int()>* run);
 void RegisterServe(CLI::App* app, std::function<int()>* run);
 // Adds `keys create|list|revoke` to `app`; sets *run to the function that executes it.
 void RegisterKeys(CLI::App* app, std::function<int()>* run);
+// Adds `query`.
+void RegisterQuery(CLI::App* app, std::function<int()>* run);
 
 }  // namespace tokenaudit::cli
 

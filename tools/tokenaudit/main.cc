@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   tokenaudit::cli::RegisterServe(&app, &run);
   tokenaudit::cli::RegisterVerify(&app, &run);
   tokenaudit::cli::RegisterKeys(&app, &run);
+  tokenaudit::cli::RegisterQuery(&app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

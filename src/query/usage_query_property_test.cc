@@ -1,0 +1,304 @@
+// Property test (issue 4): 100,000 random records, appended to a real ledger and added to the
+// store as the service does, x 500 random queries. Every answer must equal a brute-force
+// computation over the records read back from the log: counts, sums, min/max and distinct users
+// exactly, percentiles within the sketch's documented relative error. 100,000 records fill one
+// sealed chunk and leave the rest in the tail, so both paths are compared.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "src/query/quantile_sketch.h"
+#include "src/query/usage_query.h"
+#include "src/query/usage_store.h"
+#include "src/record/record_json.h"
+#include "tokenaudit/env.h"
+#include "tokenaudit/ledger.h"
+
+namespace tokenaudit::query {
+namespace {
+
+constexpr int64_t kDay = 86'400'000'000;
+constexpr int64_t kStart = 1'790'000'000'000'000;  // 2026-09-22
+
+const char* Pick(std::mt19937_64& rng, std::initializer_list<const char*> v) {
+  return v.begin()[rng() % v.size()];
+}
+
+UsageRecord RandomRecord(std::mt19937_64& rng, int i) {
+  UsageRecord r;
+  r.id = "prop-" + std::to_string(i);
+  r.source = "test/prop";
+  r.tenant = Pick(rng, {"city-archive", "museum"});
+  // Zipf-ish users: user k with probability ~ 1/k.
+  const int users = 60;
+  double u = std::uniform_real_distribution<double>(0, std::log(users + 1.0))(rng);
+  r.user = "u_user" + std::to_string(static_cast<int>(std::exp(u)));
+  r.time_us = kStart + static_cast<int64_t>(rng() % (30 * kDay));
+  r.start_time_us = *r.time_us - 1000;
+  if (rng() % 10 != 0) r.duration_ms = static_cast<int64_t>(std::exp((rng() % 900) / 100.0));
+  r.task_type = Pick(rng, {"image_colorization", "text_generation", "speech_transcription"});
+  r.workflow = Pick(rng, {"portrait", "building", "street", "", "landscape"});
+  r.node_type = Pick(rng, {"DDColor_Colorize", "DDColor_Batch", ""});
+  r.model = Pick(rng, {"ddcolor_paper_tiny", "ddcolor_modelscope", "ddcolor_artistic", "gpt-x"});
+  r.device = Pick(rng, {"cuda", "cpu", ""});
+  r.status = Pick(rng, {"success", "success", "success", "error", "cached", "interrupted"});
+  if (rng() % 8 != 0) {
+    r.input_width = 100 + static_cast<int64_t>(rng() % 6000);
+    r.input_height = 100 + static_cast<int64_t>(rng() % 4000);
+    r.estimated_tokens_milli = *r.input_width * *r.input_height;
+  }
+  if (rng() % 3 != 0) r.input_model_input_size = 256 << (rng() % 3);
+  if (rng() % 2) r.gflops_milli = static_cast<int64_t>(rng() % 5'000'000);
+  if (rng() % 2) r.cost_micros = static_cast<int64_t>(rng() % 100'000);
+  return r;
+}
+
+// Brute force: the same question answered from parsed records with maps and sorting.
+struct Expected {
+  uint64_t count = 0;
+  int64_t tokens = 0, gflops = 0, cost = 0;
+  std::vector<int64_t> durations;
+  std::set<std::string> users;
+  std::vector<std::pair<double, double>> fit;  // (MP, ms)
+};
+
+// Least squares by the textbook two-pass formulas, as an independent check of the engine's
+// one-pass sums.
+void Fit(const std::vector<std::pair<double, double>>& pts, double* slope, double* r2) {
+  double mx = 0, my = 0;
+  for (auto [x, y] : pts) mx += x, my += y;
+  mx /= pts.size();
+  my /= pts.size();
+  double sxx = 0, sxy = 0, syy = 0;
+  for (auto [x, y] : pts) {
+    sxx += (x - mx) * (x - mx);
+    sxy += (x - mx) * (y - my);
+    syy += (y - my) * (y - my);
+  }
+  *slope = sxy / sxx;
+  *r2 = sxy * sxy / (sxx * syy);
+}
+
+std::string BruteKey(Dim d, const UsageRecord& r, const UsageQuery& q) {
+  switch (d) {
+    case Dim::kTenant: return r.tenant;
+    case Dim::kUser: return r.user;
+    case Dim::kModel: return r.model;
+    case Dim::kWorkflow: return r.workflow;
+    case Dim::kTaskType: return r.task_type;
+    case Dim::kStatus: return r.status;
+    case Dim::kNodeType: return r.node_type;
+    case Dim::kDevice: return r.device;
+    case Dim::kResolution: {
+      if (!r.input_width || !r.input_height) return "-1";
+      int64_t mmp = *r.input_width * *r.input_height / 1000;
+      return std::to_string(mmp / q.resolution_step_milli_mp * q.resolution_step_milli_mp);
+    }
+    case Dim::kModelInputSize: return std::to_string(r.input_model_input_size.value_or(0));
+    case Dim::kTime: return std::to_string(q.window(*r.time_us).start);
+  }
+  return "";
+}
+
+int64_t NearestRank(std::vector<int64_t> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[QuantileSketch::NearestRank(q, v.size()) - 1];
+}
+
+class UsageQueryPropertyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = NewMemEnv();
+    LedgerOptions o;
+    o.env = env_.get();
+    o.data_dir = "/data";
+    auto ledger = Ledger::Open(o);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = std::move(*ledger);
+  }
+
+  std::unique_ptr<Env> env_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+TEST_F(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
+  std::mt19937_64 rng(20261130);
+  UsageStore store;
+  constexpr int kRecords = 100'000, kBatch = 1000;
+  for (int b = 0; b < kRecords / kBatch; ++b) {
+    std::vector<UsageRecord> recs;
+    std::vector<std::string> payloads;
+    for (int i = 0; i < kBatch; ++i) {
+      recs.push_back(RandomRecord(rng, b * kBatch + i));
+      payloads.push_back(record::EncodeCanonical(recs.back()));
+    }
+    std::vector<std::string_view> views(payloads.begin(), payloads.end());
+    auto first = ledger_->AppendBatch(views, RecordType::kUsage);
+    ASSERT_TRUE(first.ok()) << first.status();
+    std::vector<Row> rows;
+    for (int i = 0; i < kBatch; ++i) rows.push_back(store.MakeRow(recs[i], *first + i));
+    store.Add(rows);
+  }
+  store.WaitSealed();
+  ASSERT_EQ(store.GetStats().sealed_chunks, 1u);  // and 34,464 rows in the tail
+
+  // The truth: what the log holds.
+  std::vector<UsageRecord> log;
+  ASSERT_TRUE(ledger_
+                  ->Scan(0,
+                         [&](uint64_t, RecordType t, std::string_view p) {
+                           if (t != RecordType::kUsage) return Status::OK();
+                           UsageRecord r;
+                           if (!record::ParseRecordJson(p, &r)) {
+                             return Status::Corruption("unparseable record");
+                           }
+                           log.push_back(std::move(r));
+                           return Status::OK();
+                         })
+                  .ok());
+  ASSERT_EQ(log.size(), static_cast<size_t>(kRecords));
+
+  const std::vector<Dim> dims = {Dim::kTenant,   Dim::kUser,       Dim::kModel,
+                                 Dim::kWorkflow, Dim::kTaskType,   Dim::kStatus,
+                                 Dim::kNodeType, Dim::kDevice,     Dim::kResolution,
+                                 Dim::kModelInputSize, Dim::kTime};
+  for (int qi = 0; qi < 500; ++qi) {
+    SCOPED_TRACE("query " + std::to_string(qi));
+    UsageQuery q;
+    const int64_t window_us = (rng() % 2 ? 3'600'000'000 : kDay) * (1 + rng() % 3);
+    q.window = [window_us](int64_t t) {
+      int64_t s = t / window_us * window_us;
+      return UsageQuery::Window{s, s + window_us};
+    };
+    q.resolution_step_milli_mp = rng() % 2 ? 1000 : 250;
+    const int ngroup = static_cast<int>(rng() % 4);
+    for (int g = 0; g < ngroup; ++g) {
+      Dim d = dims[rng() % dims.size()];
+      if (std::find(q.group_by.begin(), q.group_by.end(), d) == q.group_by.end()) {
+        q.group_by.push_back(d);
+      }
+    }
+    const int nfilter = static_cast<int>(rng() % 3);
+    for (int f = 0; f < nfilter; ++f) {
+      Dim d = dims[rng() % (dims.size() - 1)];  // not time
+      Filter filter{d, {}};
+      const int nvalues = 1 + static_cast<int>(rng() % 3);
+      for (int v = 0; v < nvalues; ++v) {
+        if (rng() % 10 == 0) {
+          filter.values.push_back(d == Dim::kResolution || d == Dim::kModelInputSize
+                                      ? "999999"
+                                      : "never-seen");
+        } else {
+          filter.values.push_back(BruteKey(d, log[rng() % log.size()], q));
+        }
+      }
+      // "No resolution" (-1) is a group key but not a filter value.
+      std::erase(filter.values, "-1");
+      if (!filter.values.empty()) q.filters.push_back(filter);
+    }
+    if (rng() % 2) {
+      q.from_us = kStart + static_cast<int64_t>(rng() % (30 * kDay));
+      q.to_us = *q.from_us + static_cast<int64_t>(rng() % (10 * kDay));
+    }
+    if (rng() % 3 == 0) {
+      q.order_by = static_cast<Measure>(rng() % kNumMeasures);
+      q.limit = 1 + rng() % 10;
+    }
+
+    auto got = RunUsageQuery(store, q);
+    ASSERT_TRUE(got.ok()) << got.status();
+
+    std::map<std::vector<std::string>, Expected> want;
+    for (const UsageRecord& r : log) {
+      if (q.from_us && *r.time_us < *q.from_us) continue;
+      if (q.to_us && *r.time_us >= *q.to_us) continue;
+      bool pass = true;
+      for (const Filter& f : q.filters) {
+        std::string k = BruteKey(f.dim, r, q);
+        if (std::find(f.values.begin(), f.values.end(), k) == f.values.end()) pass = false;
+      }
+      if (!pass) continue;
+      std::vector<std::string> key;
+      for (Dim d : q.group_by) key.push_back(BruteKey(d, r, q));
+      Expected& e = want[key];
+      ++e.count;
+      e.tokens += r.estimated_tokens_milli.value_or(0);
+      e.gflops += r.gflops_milli.value_or(0);
+      e.cost += r.cost_micros.value_or(0);
+      if (r.duration_ms) e.durations.push_back(*r.duration_ms);
+      e.users.insert(r.user);
+      if (r.duration_ms && r.input_width && r.input_height) {
+        e.fit.emplace_back(static_cast<double>(*r.input_width * *r.input_height) / 1e6,
+                           static_cast<double>(*r.duration_ms));
+      }
+    }
+
+    const size_t expected_groups = q.limit == 0 ? want.size() : std::min(want.size(), q.limit);
+    ASSERT_EQ(got->groups.size(), expected_groups);
+    for (const GroupRow& g : got->groups) {
+      auto it = want.find(g.keys);
+      ASSERT_NE(it, want.end());
+      const Expected& e = it->second;
+      EXPECT_EQ(g.count, e.count);
+      EXPECT_EQ(g.tokens_milli, e.tokens);
+      EXPECT_EQ(g.gflops_milli, e.gflops);
+      EXPECT_EQ(g.cost_micros, e.cost);
+      EXPECT_EQ(g.distinct_users, e.users.size());
+      EXPECT_EQ(g.duration_count, e.durations.size());
+      EXPECT_EQ(g.fit_n, e.fit.size());
+      if (e.fit.size() >= 10) {
+        double slope = 0, r2 = 0;
+        Fit(e.fit, &slope, &r2);
+        EXPECT_NEAR(g.ms_per_megapixel(), slope, 1e-6 * (1 + std::abs(slope)));
+        EXPECT_NEAR(g.fit_r2(), r2, 1e-6);
+      }
+      if (e.count > 0) {
+        EXPECT_DOUBLE_EQ(g.tokens_avg(), static_cast<double>(e.tokens) / 1000 / e.count);
+      }
+      if (!e.durations.empty()) {
+        EXPECT_EQ(g.duration_min, *std::min_element(e.durations.begin(), e.durations.end()));
+        EXPECT_EQ(g.duration_max, *std::max_element(e.durations.begin(), e.durations.end()));
+        for (auto [q_, got_v] : {std::pair{0.50, g.duration_p50}, std::pair{0.95, g.duration_p95},
+                                 std::pair{0.99, g.duration_p99}}) {
+          const double exact = static_cast<double>(NearestRank(e.durations, q_));
+          // The sketch's bound (a = 0.01), plus rounding to whole milliseconds.
+          EXPECT_LE(std::abs(got_v - exact), 0.01 * exact + 0.5)
+              << "p" << q_ * 100 << " exact " << exact << " got " << got_v;
+        }
+      }
+    }
+    if (q.order_by) {
+      // Sorted, and for exact measures the top-K are the K largest of all groups: no group left
+      // out beats the last one kept.
+      std::vector<double> kept;
+      for (const GroupRow& g : got->groups) kept.push_back(g.Value(*q.order_by));
+      EXPECT_TRUE(std::is_sorted(kept.rbegin(), kept.rend()));
+      auto exact = [&](const Expected& e) -> std::optional<double> {
+        switch (*q.order_by) {
+          case Measure::kCount: return static_cast<double>(e.count);
+          case Measure::kTokens: return static_cast<double>(e.tokens);
+          case Measure::kCost: return static_cast<double>(e.cost);
+          case Measure::kDistinctUsers: return static_cast<double>(e.users.size());
+          default: return std::nullopt;
+        }
+      };
+      if (!kept.empty() && exact(want.begin()->second)) {
+        std::set<std::vector<std::string>> in;
+        for (const GroupRow& g : got->groups) in.insert(g.keys);
+        for (const auto& [key, e] : want) {
+          if (!in.count(key)) {
+            EXPECT_LE(*exact(e), kept.back());
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tokenaudit::query

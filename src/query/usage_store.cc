@@ -1,0 +1,136 @@
+#include "src/query/usage_store.h"
+
+#include <string_view>
+
+namespace tokenaudit::query {
+namespace {
+
+// FNV-1a, 64 bits: a fingerprint of a run's parameters, not a security boundary.
+class Fnv {
+ public:
+  void Add(std::string_view s) {
+    for (unsigned char c : s) h_ = (h_ ^ c) * 0x100000001b3ull;
+    h_ = (h_ ^ 0xff) * 0x100000001b3ull;  // separator: ("ab","c") != ("a","bc")
+  }
+  void Add(int64_t v) { Add(std::string_view(reinterpret_cast<const char*>(&v), sizeof(v))); }
+  int64_t value() const { return static_cast<int64_t>(h_); }
+
+ private:
+  uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
+// The first 8 bytes of "sha256:<64 hex>" (any prefix before ':' ignored), 0 if it is not hex.
+int64_t HashPrefix(std::string_view h) {
+  if (size_t colon = h.find(':'); colon != std::string_view::npos) h.remove_prefix(colon + 1);
+  if (h.size() < 16) return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const char c = h[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+UsageStore::UsageStore() : tail_(std::make_shared<TailChunk>()) {
+  sealer_ = std::thread([this] { SealLoop(); });
+}
+
+UsageStore::~UsageStore() {
+  {
+    MutexLock l(&mu_);
+    stop_ = true;
+    seal_cv_.Signal();
+  }
+  sealer_.join();
+}
+
+Row UsageStore::MakeRow(const UsageRecord& r, uint64_t seq) {
+  Row row{};
+  const std::string* strings[kNumStringCols] = {&r.tenant,    &r.user,   &r.model,
+                                               &r.workflow,  &r.task_type, &r.status,
+                                               &r.node_type, &r.device};
+  for (int c = 0; c < kNumStringCols; ++c) row[c] = dicts_[c].Intern(*strings[c]);
+  row[kSeq] = static_cast<int64_t>(seq);
+  row[kTime] = r.time_us.value_or(0);
+  row[kDuration] = r.duration_ms.value_or(-1);
+  row[kTokensMilli] = r.estimated_tokens_milli.value_or(0);
+  row[kGflopsMilli] = r.gflops_milli.value_or(0);
+  row[kCostMicros] = r.cost_micros.value_or(0);
+  row[kWidth] = r.input_width.value_or(0);
+  row[kHeight] = r.input_height.value_or(0);
+  row[kBatch] = r.input_batch.value_or(0);
+  row[kModelInputSize] = r.input_model_input_size.value_or(0);
+  row[kInputHash] = HashPrefix(r.input_hash);
+  Fnv params;
+  params.Add(r.model);
+  params.Add(r.model_variant);
+  params.Add(r.node_type);
+  params.Add(r.workflow_hash);
+  params.Add(r.input_model_input_size.value_or(-1));
+  params.Add(r.input_batch.value_or(-1));
+  row[kParamHash] = params.value();
+  return row;
+}
+
+void UsageStore::Add(std::span<const Row> rows) {
+  MutexLock l(&mu_);
+  for (const Row& row : rows) {
+    if (tail_rows_ == kChunkRows) {
+      frozen_.push_back(std::move(tail_));
+      tail_ = std::make_shared<TailChunk>();
+      tail_rows_ = 0;
+      seal_cv_.Signal();
+    }
+    tail_->Set(tail_rows_++, row);
+  }
+  rows_ += rows.size();
+}
+
+UsageStore::Snapshot UsageStore::Snap() const {
+  Snapshot s;
+  MutexLock l(&mu_);
+  s.sealed = sealed_;
+  for (const auto& f : frozen_) s.raw.push_back({f, kChunkRows});
+  if (tail_rows_ > 0) s.raw.push_back({tail_, tail_rows_});
+  return s;
+}
+
+uint64_t UsageStore::rows() const {
+  MutexLock l(&mu_);
+  return rows_;
+}
+
+UsageStore::Stats UsageStore::GetStats() const {
+  MutexLock l(&mu_);
+  return {rows_, sealed_.size(), sealed_bytes_};
+}
+
+void UsageStore::WaitSealed() {
+  MutexLock l(&mu_);
+  while (!frozen_.empty()) sealed_cv_.Wait(&mu_);
+}
+
+void UsageStore::SealLoop() {
+  for (;;) {
+    std::shared_ptr<TailChunk> chunk;
+    {
+      MutexLock l(&mu_);
+      while (frozen_.empty() && !stop_) seal_cv_.Wait(&mu_);
+      if (stop_) return;
+      chunk = frozen_.front();
+    }
+    // Full chunks are immutable: sealing reads them without the lock.
+    std::shared_ptr<const SealedChunk> sealed = SealedChunk::Seal(*chunk, kChunkRows);
+    MutexLock l(&mu_);
+    sealed_.push_back(std::move(sealed));
+    sealed_bytes_ += sealed_.back()->encoded_bytes();
+    frozen_.pop_front();
+    sealed_cv_.SignalAll();
+  }
+}
+
+}  // namespace tokenaudit::query

@@ -1,0 +1,83 @@
+// The query engine's copy of every usage record (doc/query_engine.md): a tail of recent rows
+// answered directly, and sealed, compressed chunks. A record added here is visible to the next
+// query; filling the tail seals it on a background thread. Derived from the log: the service
+// rebuilds it at startup from the ledger and adds each record when its append completes.
+// Thread-safe.
+
+#ifndef TOKENAUDIT_QUERY_USAGE_STORE_H_
+#define TOKENAUDIT_QUERY_USAGE_STORE_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "src/query/chunk.h"
+#include "src/query/dictionary.h"
+#include "src/query/usage_columns.h"
+#include "src/util/mutex.h"
+#include "tokenaudit/usage_record.h"
+
+namespace tokenaudit::query {
+
+class UsageStore {
+ public:
+  UsageStore();
+  ~UsageStore();
+  UsageStore(const UsageStore&) = delete;
+  UsageStore& operator=(const UsageStore&) = delete;
+
+  // The row of a stored record, its strings interned now. Any thread; `seq` may be set later
+  // (row[kSeq]) when the ledger assigns it.
+  Row MakeRow(const UsageRecord& r, uint64_t seq);
+  // Makes rows visible to queries.
+  void Add(std::span<const Row> rows) TA_EXCLUDES(mu_);
+
+  // What one query reads: immutable chunks plus a prefix of chunks still being filled or sealed.
+  struct Snapshot {
+    std::vector<std::shared_ptr<const SealedChunk>> sealed;
+    struct Raw {
+      std::shared_ptr<const TailChunk> chunk;
+      size_t rows;
+    };
+    std::vector<Raw> raw;
+  };
+  Snapshot Snap() const TA_EXCLUDES(mu_);
+
+  const Dictionary& dict(Col c) const { return dicts_[c]; }
+  uint64_t rows() const TA_EXCLUDES(mu_);
+
+  struct Stats {
+    uint64_t rows = 0;
+    size_t sealed_chunks = 0;
+    size_t sealed_bytes = 0;  // encoded column bytes
+  };
+  Stats GetStats() const TA_EXCLUDES(mu_);
+
+  // Blocks until every full chunk is sealed (tests and shutdown).
+  void WaitSealed() TA_EXCLUDES(mu_);
+
+ private:
+  void SealLoop();
+
+  std::array<Dictionary, kNumStringCols> dicts_;
+
+  mutable Mutex mu_;
+  CondVar seal_cv_;   // the sealer: work to do, or stop
+  CondVar sealed_cv_; // WaitSealed: a chunk was sealed
+  std::vector<std::shared_ptr<const SealedChunk>> sealed_ GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<TailChunk>> frozen_ GUARDED_BY(mu_);  // full, not sealed yet
+  std::shared_ptr<TailChunk> tail_ GUARDED_BY(mu_);
+  size_t tail_rows_ GUARDED_BY(mu_) = 0;
+  uint64_t rows_ GUARDED_BY(mu_) = 0;
+  size_t sealed_bytes_ GUARDED_BY(mu_) = 0;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread sealer_;
+};
+
+}  // namespace tokenaudit::query
+
+#endif  // TOKENAUDIT_QUERY_USAGE_STORE_H_
