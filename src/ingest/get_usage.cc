@@ -1,6 +1,6 @@
-// GET /v1/usage and GET /v1/top: aggregates from the query engine (doc/query_api.md). A user key
-// sees only its own usage; reads by admins and auditors are recorded in the log first, like
-// GET /v1/events.
+// GET /v1/usage, /v1/top, /v1/duplicates and /v1/anomalies: answers from the query engine
+// (doc/http_api.md). A user key sees only its own usage; reads by admins and auditors are
+// recorded in the log first, like GET /v1/events.
 
 #include "src/ingest/service.h"
 #include "src/query/time_zone_database.h"
@@ -12,8 +12,8 @@ namespace tokenaudit::ingest {
 using http::ErrorResponse;
 using http::HttpResponse;
 
-void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req, bool top,
-                       http::Responder respond) {
+void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
+                       query::Endpoint endpoint, http::Responder respond) {
   query::ParamContext ctx;
   ctx.zone = [](std::string_view name) {
     return query::TimeZoneDatabase::Default()->Get(name);
@@ -23,8 +23,7 @@ void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
   };
   query::ParsedParams parsed;
   query::ParamError err;
-  if (!query::ParseUsageParams(req.query, top ? query::Endpoint::kTop : query::Endpoint::kUsage,
-                               ctx, &parsed, &err)) {
+  if (!query::ParseUsageParams(req.query, endpoint, ctx, &parsed, &err)) {
     respond(ErrorResponse(400, "invalid_format", err.message, err.field));
     return;
   }
@@ -53,24 +52,43 @@ void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
     return;
   }
 
-  Result<query::UsageAnswer> answer = query::RunUsageQuery(usage_, q);
-  if (!answer.ok()) {
-    respond(ErrorResponse(500, "internal", answer.status().ToString()));
-    return;
-  }
   HttpResponse resp;
-  switch (parsed.format) {
-    case query::OutputFormat::kJson:
-      resp.body = query::EncodeUsageJson(q, *answer);
-      break;
-    case query::OutputFormat::kCsv:
-      resp.body = query::EncodeUsageCsv(q, *answer);
-      resp.content_type = "text/csv; charset=utf-8";
-      break;
-    case query::OutputFormat::kTable:
-      resp.body = query::EncodeUsageTable(q, *answer);
-      resp.content_type = "text/plain; charset=utf-8";
-      break;
+  uint64_t result_count = 0;
+  if (endpoint == query::Endpoint::kDuplicates || endpoint == query::Endpoint::kAnomalies) {
+    const query::FindingScope scope{q.filters, q.from_us, q.to_us};
+    const size_t limit = q.limit > 0 ? q.limit : 100;
+    if (endpoint == query::Endpoint::kDuplicates) {
+      auto found = query::FindDuplicates(usage_, scope, parsed.within_us, limit);
+      if (!found.ok()) return respond(ErrorResponse(500, "internal", found.status().ToString()));
+      resp.body = query::EncodeDuplicatesJson(*found);
+      result_count = found->size();
+    } else {
+      auto found =
+          query::FindAnomalies(usage_, scope, parsed.threshold, parsed.min_history, limit);
+      if (!found.ok()) return respond(ErrorResponse(500, "internal", found.status().ToString()));
+      resp.body = query::EncodeAnomaliesJson(*found);
+      result_count = found->size();
+    }
+  } else {
+    Result<query::UsageAnswer> answer = query::RunUsageQuery(usage_, q);
+    if (!answer.ok()) {
+      respond(ErrorResponse(500, "internal", answer.status().ToString()));
+      return;
+    }
+    result_count = answer->groups.size();
+    switch (parsed.format) {
+      case query::OutputFormat::kJson:
+        resp.body = query::EncodeUsageJson(q, *answer);
+        break;
+      case query::OutputFormat::kCsv:
+        resp.body = query::EncodeUsageCsv(q, *answer);
+        resp.content_type = "text/csv; charset=utf-8";
+        break;
+      case query::OutputFormat::kTable:
+        resp.body = query::EncodeUsageTable(q, *answer);
+        resp.content_type = "text/plain; charset=utf-8";
+        break;
+    }
   }
   if (who.role == auth::Role::kUser) {
     respond(std::move(resp));
@@ -79,7 +97,7 @@ void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
   // Aggregates over other people's records are reads of them: recorded first. The target holds
   // only what the caller sent (raw user names are pseudonymised in the filters, not here), so
   // record the parsed filters instead.
-  std::string what = std::string("GET ") + (top ? "/v1/top?" : "/v1/usage?");
+  std::string what = "GET " + std::string(req.path) + "?";
   for (const query::Filter& f : q.filters) {
     for (const std::string& v : f.values) what += std::string(query::DimName(f.dim)) + "=" + v + "&";
   }
@@ -88,7 +106,7 @@ void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
   if (q.to_us) what += "to=" + std::to_string(*q.to_us) + "&";
   what.pop_back();
   auto shared = std::make_shared<HttpResponse>(std::move(resp));
-  AuditRead(who, what, answer->groups.size(), respond,
+  AuditRead(who, what, result_count, respond,
             [respond, shared] { respond(std::move(*shared)); });
 }
 

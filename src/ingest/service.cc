@@ -168,6 +168,8 @@ void Service::Handle(HttpRequest req, Responder respond) {
                                   {"/v1/proof/consistency", "GET"},
                                   {"/v1/usage", "GET"},
                                   {"/v1/top", "GET"},
+                                  {"/v1/duplicates", "GET"},
+                                  {"/v1/anomalies", "GET"},
                                   {"/metrics", "GET"}};
   bool path_known = false, route_known = false;
   for (const auto& k : kRoutes) {
@@ -215,9 +217,17 @@ void Service::Handle(HttpRequest req, Responder respond) {
     if (who.role == Role::kIngest) return forbid("ingest keys may not read proofs");
     return GetConsistencyProof(req, std::move(respond));
   }
-  if (path == "/v1/usage" || path == "/v1/top") {
+  if (path == "/v1/usage" || path == "/v1/top" || path == "/v1/duplicates" ||
+      path == "/v1/anomalies") {
     if (who.role == Role::kIngest) return forbid("ingest keys may not read usage");
-    return GetUsage(who, req, path == "/v1/top", std::move(respond));
+    if (path == "/v1/anomalies" && who.role == Role::kUser) {
+      return forbid("anomalies compare users with each other: admin and auditor keys only");
+    }
+    const query::Endpoint e = path == "/v1/usage"        ? query::Endpoint::kUsage
+                              : path == "/v1/top"        ? query::Endpoint::kTop
+                              : path == "/v1/duplicates" ? query::Endpoint::kDuplicates
+                                                         : query::Endpoint::kAnomalies;
+    return GetUsage(who, req, e, std::move(respond));
   }
   if (path == "/metrics") {
     if (who.role != Role::kAdmin && who.role != Role::kAuditor) {

@@ -20,6 +20,7 @@
 #include "src/ingest/enricher.h"
 #include "src/ingest/event_index.h"
 #include "src/metrics/metrics.h"
+#include "src/query/usage_params.h"
 #include "src/query/usage_store.h"
 #include "src/record/record_json.h"
 #include "tokenaudit/ledger.h"
@@ -61,9 +62,9 @@ class Service final : public http::HttpHandler {
                          http::Responder respond);
   void GetConsistencyProof(const http::HttpRequest& req, http::Responder respond);
   void GetMetrics(http::Responder respond);
-  // GET /v1/usage and GET /v1/top (doc/query_api.md).
-  void GetUsage(const auth::Principal& who, const http::HttpRequest& req, bool top,
-                http::Responder respond);
+  // GET /v1/usage, /v1/top, /v1/duplicates and /v1/anomalies (doc/http_api.md).
+  void GetUsage(const auth::Principal& who, const http::HttpRequest& req,
+                query::Endpoint endpoint, http::Responder respond);
   // Appends an access record for a read by an admin or auditor, then runs `then` (or answers
   // 503 if the ledger cannot record it: no unaudited reads).
   void AuditRead(const auth::Principal& who, std::string_view what, uint64_t result_count,

@@ -185,4 +185,48 @@ std::string EncodeUsageTable(const UsageQuery& q, const UsageAnswer& a) {
   return out;
 }
 
+std::string EncodeDuplicatesJson(const std::vector<DuplicateCluster>& clusters) {
+  std::string out = "{\"clusters\":[";
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    const DuplicateCluster& c = clusters[i];
+    char hash[24];
+    std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(c.input_hash_prefix));
+    if (i) out += ',';
+    out += "{\"user\":";
+    AppendJsonString(&out, c.user);
+    out += ",\"model\":";
+    if (c.model.empty()) {
+      out += "null";
+    } else {
+      AppendJsonString(&out, c.model);
+    }
+    out += ",\"input_hash_prefix\":\"sha256:" + std::string(hash) + "\",\"runs\":" +
+           std::to_string(c.runs) + ",\"first_time\":\"" +
+           record::FormatRfc3339Micros(c.first_time_us) + "\",\"last_time\":\"" +
+           record::FormatRfc3339Micros(c.last_time_us) + "\",\"repeat_tokens\":" +
+           Milli(c.tokens_milli) + ",\"repeat_cost_micros\":" + std::to_string(c.cost_micros) +
+           ",\"seqs\":[";
+    for (size_t k = 0; k < c.seqs.size(); ++k) out += (k ? "," : "") + std::to_string(c.seqs[k]);
+    out += "]}";
+  }
+  return out + "]}";
+}
+
+std::string EncodeAnomaliesJson(const std::vector<Anomaly>& anomalies) {
+  std::string out = "{\"users\":[";
+  for (size_t i = 0; i < anomalies.size(); ++i) {
+    const Anomaly& a = anomalies[i];
+    if (i) out += ',';
+    out += "{\"user\":";
+    AppendJsonString(&out, a.user);
+    out += ",\"records\":" + std::to_string(a.records) + ",\"extreme\":" +
+           std::to_string(a.extreme) + ",\"most_extreme\":{\"seq\":" + std::to_string(a.seq) +
+           ",\"model\":";
+    AppendJsonString(&out, a.model);
+    out += ",\"feature\":\"" + a.feature + "\",\"value\":" + Fixed(a.value, 3) +
+           ",\"z_user\":" + Fixed(a.z_user, 3) + ",\"z_all\":" + Fixed(a.z_all, 3) + "}}";
+  }
+  return out + "]}";
+}
+
 }  // namespace tokenaudit::query

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "src/query/usage_findings.h"
 #include "src/query/usage_query.h"
 
 namespace tokenaudit::query {
@@ -23,6 +24,13 @@ std::string EncodeUsageJson(const UsageQuery& q, const UsageAnswer& a);
 // One line per group, header first: CSV (RFC 4180 quoting) or an aligned text table.
 std::string EncodeUsageCsv(const UsageQuery& q, const UsageAnswer& a);
 std::string EncodeUsageTable(const UsageQuery& q, const UsageAnswer& a);
+
+// GET /v1/duplicates: {"clusters":[{"user","model","input_hash_prefix","runs","first_time",
+// "last_time","repeat_tokens","repeat_cost_micros","seqs":[...]}]}.
+std::string EncodeDuplicatesJson(const std::vector<DuplicateCluster>& clusters);
+// GET /v1/anomalies: {"users":[{"user","records","extreme","most_extreme":{"seq","model",
+// "feature","value","z_user","z_all"}}]}.
+std::string EncodeAnomaliesJson(const std::vector<Anomaly>& anomalies);
 
 }  // namespace tokenaudit::query
 

@@ -40,6 +40,8 @@ bool ParseMilli(std::string_view s, int64_t* out, bool allow_zero = false) {
   return (*out > 0 || allow_zero) && *out <= 1'000'000;
 }
 
+bool IsAggregate(Endpoint e) { return e == Endpoint::kUsage || e == Endpoint::kTop; }
+
 }  // namespace
 
 bool ParseUsageParams(const std::vector<std::pair<std::string, std::string>>& params,
@@ -80,7 +82,7 @@ bool ParseUsageParams(const std::vector<std::pair<std::string, std::string>>& pa
       uint64_t n = 0;
       if (!ParseDecimalU64(v, &n) || n == 0 || n > 1000) return fail(k, "k must be 1..1000");
       top_k = n;
-    } else if (k == "measures") {
+    } else if (k == "measures" && IsAggregate(endpoint)) {
       for (std::string_view name : SplitComma(v)) {
         std::optional<Measure> m = ParseMeasure(name);
         if (!m) return fail(k, "unknown measure '" + std::string(name) + "'");
@@ -88,11 +90,11 @@ bool ParseUsageParams(const std::vector<std::pair<std::string, std::string>>& pa
           q.measures.push_back(*m);
         }
       }
-    } else if (k == "window") {
+    } else if (k == "window" && IsAggregate(endpoint)) {
       Result<Granularity> g = ParseGranularity(v);
       if (!g.ok()) return fail(k, "window must be minute, hour, day, week or month");
       window = *g;
-    } else if (k == "tz") {
+    } else if (k == "tz" && IsAggregate(endpoint)) {
       tz_name = v;
     } else if (k == "from" || k == "to") {
       int64_t t = 0;
@@ -100,24 +102,40 @@ bool ParseUsageParams(const std::vector<std::pair<std::string, std::string>>& pa
         return fail(k, k + " must be an RFC 3339 time, e.g. 2026-11-30T00:00:00Z");
       }
       (k == "from" ? q.from_us : q.to_us) = t;
-    } else if (k == "resolution_step") {
+    } else if (k == "resolution_step" && IsAggregate(endpoint)) {
       if (!ParseMilli(v, &q.resolution_step_milli_mp)) {
         return fail(k, "resolution_step must be megapixels in (0, 1000], at most 3 decimals");
       }
     } else if (k == "order_by" && endpoint == Endpoint::kUsage) {
       q.order_by = ParseMeasure(v);
       if (!q.order_by) return fail(k, "unknown measure '" + v + "'");
-    } else if (k == "order") {
+    } else if (k == "order" && IsAggregate(endpoint)) {
       if (v != "asc" && v != "desc") return fail(k, "order must be asc or desc");
       q.descending = v == "desc";
-    } else if (k == "limit" && endpoint == Endpoint::kUsage) {
+    } else if (k == "limit" && endpoint != Endpoint::kTop) {
       uint64_t n = 0;
       if (!ParseDecimalU64(v, &n) || n == 0 || n > kMaxLimit) {
         return fail(k, "limit must be 1.." + std::to_string(kMaxLimit));
       }
       q.limit = n;
       seen_limit = true;
-    } else if (k == "format") {
+    } else if (k == "within" && endpoint == Endpoint::kDuplicates) {
+      uint64_t n = 0;
+      if (!ParseDecimalU64(v, &n) || n == 0 || n > 366ull * 86400) {
+        return fail(k, "within must be seconds in 1..31622400");
+      }
+      out->within_us = static_cast<int64_t>(n) * 1'000'000;
+    } else if (k == "threshold" && endpoint == Endpoint::kAnomalies) {
+      int64_t milli = 0;
+      if (!ParseMilli(v, &milli) || milli > 100'000) {
+        return fail(k, "threshold must be a z-score in (0, 100], at most 3 decimals");
+      }
+      out->threshold = static_cast<double>(milli) / 1000;
+    } else if (k == "min_history" && endpoint == Endpoint::kAnomalies) {
+      if (!ParseDecimalU64(v, &out->min_history) || out->min_history > 1'000'000'000) {
+        return fail(k, "min_history must be a count of records");
+      }
+    } else if (k == "format" && IsAggregate(endpoint)) {
       if (v == "json") {
         out->format = OutputFormat::kJson;
       } else if (v == "csv") {

@@ -17,7 +17,7 @@
 
 namespace tokenaudit::query {
 
-enum class Endpoint { kUsage, kTop };
+enum class Endpoint { kUsage, kTop, kDuplicates, kAnomalies };
 enum class OutputFormat { kJson, kCsv, kTable };
 
 struct ParamError {
@@ -30,6 +30,12 @@ struct ParsedParams {
   OutputFormat format = OutputFormat::kJson;
   std::shared_ptr<const TimeZone> zone;  // set when grouping by time
   Granularity window = Granularity::kDay;
+  // kDuplicates: runs closer than this are repeats (`within`, seconds; default 1 h).
+  int64_t within_us = 3'600'000'000;
+  // kAnomalies: |z| at or above this is extreme (`threshold`, default 3); users with fewer
+  // records than `min_history` (default 20) are judged against everyone only.
+  double threshold = 3.0;
+  uint64_t min_history = 20;
 };
 
 struct ParamContext {

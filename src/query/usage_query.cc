@@ -7,14 +7,18 @@
 #include <unordered_set>
 
 #include "src/query/quantile_sketch.h"
+#include "src/query/scan.h"
 
 namespace tokenaudit::query {
 namespace {
 
 constexpr std::string_view kMeasureNames[kNumMeasures] = {
-    "count",        "tokens",       "gflops",       "cost",         "duration_avg", "duration_min",
-    "duration_max", "duration_p50", "duration_p95", "duration_p99", "distinct_users",
-    "tokens_avg",   "megapixels_avg", "ms_per_megapixel", "ms_at_zero_megapixels", "fit_r2"};
+    "count",          "tokens",           "gflops",
+    "cost",           "duration_avg",     "duration_min",
+    "duration_max",   "duration_p50",     "duration_p95",
+    "duration_p99",   "distinct_users",   "tokens_avg",
+    "megapixels_avg", "ms_per_megapixel", "ms_at_zero_megapixels",
+    "fit_r2"};
 
 using Key = std::array<int64_t, kNumDims>;
 struct KeyHash {
@@ -39,29 +43,9 @@ struct Acc {
   double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
 };
 
-// A filter resolved against the store: the admissible values of one column-derived key.
-struct ResolvedFilter {
-  Dim dim;
-  std::vector<int64_t> values;  // sorted
-  bool Admits(int64_t v) const { return std::binary_search(values.begin(), values.end(), v); }
-};
-
 bool Needs(const UsageQuery& q, Measure m) {
-  return q.measures.empty() || std::find(q.measures.begin(), q.measures.end(), m) != q.measures.end();
-}
-
-Result<int64_t> ParseInt(Dim dim, const std::string& s) {
-  if (s.empty() || s.size() > 18) {
-    return Status::InvalidArgument(std::string(DimName(dim)) + ": '" + s + "' is not a number");
-  }
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') {
-      return Status::InvalidArgument(std::string(DimName(dim)) + ": '" + s + "' is not a number");
-    }
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  return q.measures.empty() ||
+         std::find(q.measures.begin(), q.measures.end(), m) != q.measures.end();
 }
 
 // Computes the key part of a dimension for row i, caching the last time window (rows of a sealed
@@ -71,23 +55,10 @@ class KeyMaker {
   KeyMaker(const UsageQuery& q) : q_(q) {}
 
   int64_t Part(Dim d, const int64_t* const* cols, size_t i) {
-    switch (d) {
-      case Dim::kResolution: {
-        const int64_t w = cols[kWidth][i], h = cols[kHeight][i];
-        if (w <= 0 || h <= 0) return -1;  // absent
-        const int64_t milli_mp = w * h / 1000;
-        return milli_mp / q_.resolution_step_milli_mp * q_.resolution_step_milli_mp;
-      }
-      case Dim::kModelInputSize:
-        return cols[kModelInputSize][i];
-      case Dim::kTime: {
-        const int64_t t = cols[kTime][i];
-        if (t < win_.start || t >= win_.end) win_ = q_.window(t);
-        return win_.start;
-      }
-      default:
-        return cols[StringCol(d)][i];
-    }
+    if (d != Dim::kTime) return DimValue(d, cols, i, q_.resolution_step_milli_mp);
+    const int64_t t = cols[kTime][i];
+    if (t < win_.start || t >= win_.end) win_ = q_.window(t);
+    return win_.start;
   }
 
  private:
@@ -108,22 +79,38 @@ std::optional<Measure> ParseMeasure(std::string_view name) {
 
 double GroupRow::Value(Measure m) const {
   switch (m) {
-    case Measure::kCount: return static_cast<double>(count);
-    case Measure::kTokens: return static_cast<double>(tokens_milli);
-    case Measure::kGflops: return static_cast<double>(gflops_milli);
-    case Measure::kCost: return static_cast<double>(cost_micros);
-    case Measure::kDurationAvg: return duration_avg();
-    case Measure::kDurationMin: return static_cast<double>(duration_min);
-    case Measure::kDurationMax: return static_cast<double>(duration_max);
-    case Measure::kDurationP50: return static_cast<double>(duration_p50);
-    case Measure::kDurationP95: return static_cast<double>(duration_p95);
-    case Measure::kDurationP99: return static_cast<double>(duration_p99);
-    case Measure::kDistinctUsers: return static_cast<double>(distinct_users);
-    case Measure::kTokensAvg: return tokens_avg();
-    case Measure::kMegapixelsAvg: return megapixels_avg();
-    case Measure::kMsPerMegapixel: return ms_per_megapixel();
-    case Measure::kMsAtZeroMegapixels: return ms_at_zero_megapixels();
-    case Measure::kFitR2: return fit_r2();
+    case Measure::kCount:
+      return static_cast<double>(count);
+    case Measure::kTokens:
+      return static_cast<double>(tokens_milli);
+    case Measure::kGflops:
+      return static_cast<double>(gflops_milli);
+    case Measure::kCost:
+      return static_cast<double>(cost_micros);
+    case Measure::kDurationAvg:
+      return duration_avg();
+    case Measure::kDurationMin:
+      return static_cast<double>(duration_min);
+    case Measure::kDurationMax:
+      return static_cast<double>(duration_max);
+    case Measure::kDurationP50:
+      return static_cast<double>(duration_p50);
+    case Measure::kDurationP95:
+      return static_cast<double>(duration_p95);
+    case Measure::kDurationP99:
+      return static_cast<double>(duration_p99);
+    case Measure::kDistinctUsers:
+      return static_cast<double>(distinct_users);
+    case Measure::kTokensAvg:
+      return tokens_avg();
+    case Measure::kMegapixelsAvg:
+      return megapixels_avg();
+    case Measure::kMsPerMegapixel:
+      return ms_per_megapixel();
+    case Measure::kMsAtZeroMegapixels:
+      return ms_at_zero_megapixels();
+    case Measure::kFitR2:
+      return fit_r2();
   }
   return 0;
 }
@@ -150,8 +137,8 @@ double GroupRow::fit_r2() const {
 
 Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) {
   UsageAnswer answer;
-  const bool want_time = std::find(q.group_by.begin(), q.group_by.end(), Dim::kTime) !=
-                         q.group_by.end();
+  const bool want_time =
+      std::find(q.group_by.begin(), q.group_by.end(), Dim::kTime) != q.group_by.end();
   if (want_time && !q.window) {
     return Status::InvalidArgument("group_by time needs a window");
   }
@@ -164,38 +151,17 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   const bool want_fit = Needs(q, Measure::kMegapixelsAvg) || Needs(q, Measure::kMsPerMegapixel) ||
                         Needs(q, Measure::kMsAtZeroMegapixels) || Needs(q, Measure::kFitR2);
 
-  // Resolve filters. A string never seen matches nothing; several filters on one dimension
-  // intersect.
-  std::vector<ResolvedFilter> filters;
-  for (const Filter& f : q.filters) {
-    ResolvedFilter rf{f.dim, {}};
-    for (const std::string& v : f.values) {
-      if (IsStringDim(f.dim)) {
-        if (auto code = store.dict(StringCol(f.dim)).Find(v)) rf.values.push_back(*code);
-      } else if (f.dim == Dim::kTime) {
-        return Status::InvalidArgument("filter on time: use from and to");
-      } else {
-        ASSIGN_OR_RETURN(int64_t n, ParseInt(f.dim, v));
-        rf.values.push_back(n);
-      }
-    }
-    std::sort(rf.values.begin(), rf.values.end());
-    filters.push_back(std::move(rf));
-  }
-  for (const auto& f : filters) {
-    if (f.values.empty()) return answer;  // nothing can match
-  }
+  ASSIGN_OR_RETURN(RowFilter filter, RowFilter::Make(store, q.filters, q.from_us, q.to_us,
+                                                     q.resolution_step_milli_mp));
 
-  // The columns the query reads.
+  // The columns the query reads (ScanStore adds the filter's).
   std::array<bool, kNumCols> need{};
-  need[kTime] = true;
-  auto need_dim = [&](Dim d) {
+  for (Dim d : q.group_by) {
     if (IsStringDim(d)) need[StringCol(d)] = true;
     if (d == Dim::kResolution) need[kWidth] = need[kHeight] = true;
     if (d == Dim::kModelInputSize) need[kModelInputSize] = true;
-  };
-  for (Dim d : q.group_by) need_dim(d);
-  for (const auto& f : filters) need_dim(f.dim);
+    if (d == Dim::kTime) need[kTime] = true;
+  }
   need[kTokensMilli] = Needs(q, Measure::kTokens) || Needs(q, Measure::kTokensAvg);
   if (want_fit) need[kWidth] = need[kHeight] = true;
   need[kGflopsMilli] = Needs(q, Measure::kGflops);
@@ -207,90 +173,45 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   KeyMaker keys(q);
   const size_t ndims = q.group_by.size();
 
-  auto scan = [&](const int64_t* const* cols, size_t rows) {
-    answer.rows_scanned += rows;
-    for (size_t i = 0; i < rows; ++i) {
-      const int64_t t = cols[kTime][i];
-      if (q.from_us && t < *q.from_us) continue;
-      if (q.to_us && t >= *q.to_us) continue;
-      bool pass = true;
-      for (const auto& f : filters) {
-        if (!f.Admits(keys.Part(f.dim, cols, i))) {
-          pass = false;
-          break;
-        }
+  auto visit = [&](const int64_t* const* cols, size_t i) {
+    Key key{};
+    for (size_t d = 0; d < ndims; ++d) key[d] = keys.Part(q.group_by[d], cols, i);
+    Acc& a = groups[key];
+    ++a.count;
+    if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
+    if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
+    if (need[kCostMicros]) a.cost += cols[kCostMicros][i];
+    const int64_t dur = cols[kDuration][i];
+    if (dur >= 0) {
+      ++a.dur_count;
+      a.dur_sum += dur;
+      a.dur_min = std::min(a.dur_min, dur);
+      a.dur_max = std::max(a.dur_max, dur);
+      if (want_quantiles) {
+        if (!a.sketch) a.sketch = std::make_unique<QuantileSketch>();
+        a.sketch->Add(static_cast<uint64_t>(dur));
       }
-      if (!pass) continue;
-      Key key{};
-      for (size_t d = 0; d < ndims; ++d) key[d] = keys.Part(q.group_by[d], cols, i);
-      Acc& a = groups[key];
-      ++a.count;
-      if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
-      if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
-      if (need[kCostMicros]) a.cost += cols[kCostMicros][i];
-      const int64_t dur = cols[kDuration][i];
-      if (dur >= 0) {
-        ++a.dur_count;
-        a.dur_sum += dur;
-        a.dur_min = std::min(a.dur_min, dur);
-        a.dur_max = std::max(a.dur_max, dur);
-        if (want_quantiles) {
-          if (!a.sketch) a.sketch = std::make_unique<QuantileSketch>();
-          a.sketch->Add(static_cast<uint64_t>(dur));
-        }
-      }
-      if (want_users) {
-        if (!a.users) a.users = std::make_unique<std::unordered_set<int64_t>>();
-        a.users->insert(cols[kUser][i]);
-      }
-      if (want_fit && dur >= 0 && cols[kWidth][i] > 0 && cols[kHeight][i] > 0) {
-        const double x = static_cast<double>(cols[kWidth][i] * cols[kHeight][i]) / 1e6;
-        const double y = static_cast<double>(dur);
-        ++a.fit_n;
-        a.sx += x;
-        a.sy += y;
-        a.sxx += x * x;
-        a.sxy += x * y;
-        a.syy += y * y;
-      }
+    }
+    if (want_users) {
+      if (!a.users) a.users = std::make_unique<std::unordered_set<int64_t>>();
+      a.users->insert(cols[kUser][i]);
+    }
+    if (want_fit && dur >= 0 && cols[kWidth][i] > 0 && cols[kHeight][i] > 0) {
+      const double x = static_cast<double>(cols[kWidth][i] * cols[kHeight][i]) / 1e6;
+      const double y = static_cast<double>(dur);
+      ++a.fit_n;
+      a.sx += x;
+      a.sy += y;
+      a.sxx += x * x;
+      a.sxy += x * y;
+      a.syy += y * y;
     }
   };
 
-  // Zone maps: a sealed chunk is skipped when the time range or a filter on a string dimension
-  // excludes every value between its min and max.
-  auto excluded = [&](const SealedChunk& c) {
-    if (q.from_us && c.max(kTime) < *q.from_us) return true;
-    if (q.to_us && c.min(kTime) >= *q.to_us) return true;
-    for (const auto& f : filters) {
-      if (!IsStringDim(f.dim)) continue;
-      const Col col = StringCol(f.dim);
-      auto lo = std::lower_bound(f.values.begin(), f.values.end(), c.min(col));
-      if (lo == f.values.end() || *lo > c.max(col)) return true;
-    }
-    return false;
-  };
-
-  UsageStore::Snapshot snap = store.Snap();
-  std::array<std::vector<int64_t>, kNumCols> decoded;
-  std::array<const int64_t*, kNumCols> cols{};
-  std::string scratch;
-  for (const auto& chunk : snap.sealed) {
-    if (excluded(*chunk)) {
-      ++answer.chunks_skipped;
-      continue;
-    }
-    for (int c = 0; c < kNumCols; ++c) {
-      if (!need[c]) continue;
-      decoded[c].resize(chunk->rows());
-      RETURN_IF_ERROR(chunk->Decode(static_cast<Col>(c), decoded[c].data(), &scratch));
-      cols[c] = decoded[c].data();
-    }
-    scan(cols.data(), chunk->rows());
-  }
-  for (const auto& raw : snap.raw) {
-    for (int c = 0; c < kNumCols; ++c) cols[c] = raw.chunk->col(static_cast<Col>(c));
-    scan(cols.data(), raw.rows);
-  }
+  ScanStats stats;
+  RETURN_IF_ERROR(ScanStore(store, filter, need, visit, &stats));
+  answer.rows_scanned = stats.rows_scanned;
+  answer.chunks_skipped = stats.chunks_skipped;
 
   // Materialise.
   answer.groups.reserve(groups.size());
@@ -299,10 +220,10 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
     for (size_t d = 0; d < ndims; ++d) {
       const Dim dim = q.group_by[d];
       g.key_numbers.push_back(key[d]);
-      g.keys.emplace_back(IsStringDim(dim)
-                              ? std::string(store.dict(StringCol(dim)).String(
-                                    static_cast<uint32_t>(key[d])))
-                              : std::to_string(key[d]));
+      g.keys.emplace_back(
+          IsStringDim(dim)
+              ? std::string(store.dict(StringCol(dim)).String(static_cast<uint32_t>(key[d])))
+              : std::to_string(key[d]));
     }
     g.count = a.count;
     g.tokens_milli = a.tokens;
@@ -340,11 +261,12 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   };
   if (q.order_by) {
     const Measure m = *q.order_by;
-    std::sort(answer.groups.begin(), answer.groups.end(), [&](const GroupRow& a, const GroupRow& b) {
-      const double va = a.Value(m), vb = b.Value(m);
-      if (va != vb) return q.descending ? va > vb : va < vb;
-      return key_less(a, b);
-    });
+    std::sort(answer.groups.begin(), answer.groups.end(),
+              [&](const GroupRow& a, const GroupRow& b) {
+                const double va = a.Value(m), vb = b.Value(m);
+                if (va != vb) return q.descending ? va > vb : va < vb;
+                return key_less(a, b);
+              });
   } else {
     std::sort(answer.groups.begin(), answer.groups.end(), key_less);
   }

@@ -80,6 +80,20 @@ TEST_F(UsageE2eTest, AggregatesRolesAuditAndRebuild) {
   EXPECT_EQ(bad_tz.status, 400);
   EXPECT_NE(bad_tz.body.find("\"field\":\"tz\""), std::string::npos) << bad_tz.body;
 
+  // The five records share one input hash: alice's three runs (same parameters, same minute)
+  // are one duplicate cluster; bob's two are another.
+  HttpResult dups = Get(admin_, "/v1/duplicates?within=600");
+  ASSERT_EQ(dups.status, 200) << dups.body;
+  EXPECT_EQ(Count(dups.body, "\"runs\":3"), 1u) << dups.body;
+  EXPECT_EQ(Count(dups.body, "\"runs\":2"), 1u) << dups.body;
+  HttpResult my_dups = Get(alice_, "/v1/duplicates");
+  ASSERT_EQ(my_dups.status, 200) << my_dups.body;
+  EXPECT_EQ(Count(my_dups.body, "\"runs\":"), 1u) << my_dups.body;
+  EXPECT_EQ(Get(alice_, "/v1/anomalies").status, 403);
+  HttpResult anomalies = Get(auditor_, "/v1/anomalies?threshold=2.5&min_history=1");
+  ASSERT_EQ(anomalies.status, 200) << anomalies.body;
+  EXPECT_EQ(Get(admin_, "/v1/duplicates?within=0").status, 400);
+
   // CSV.
   HttpResult csv = Get(admin_, "/v1/usage?group_by=model&measures=count&format=csv");
   ASSERT_EQ(csv.status, 200);

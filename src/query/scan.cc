@@ -1,0 +1,135 @@
+#include "src/query/scan.h"
+
+#include <algorithm>
+#include <string>
+
+namespace tokenaudit::query {
+namespace {
+
+Result<int64_t> ParseInt(Dim dim, const std::string& s) {
+  auto bad = [&] {
+    return Status::InvalidArgument(std::string(DimName(dim)) + ": '" + s + "' is not a number");
+  };
+  if (s.empty() || s.size() > 18) return bad();
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return bad();
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+int64_t DimValue(Dim d, const int64_t* const* cols, size_t i, int64_t step) {
+  switch (d) {
+    case Dim::kResolution: {
+      const int64_t w = cols[kWidth][i], h = cols[kHeight][i];
+      if (w <= 0 || h <= 0) return -1;
+      return w * h / 1000 / step * step;
+    }
+    case Dim::kModelInputSize:
+      return cols[kModelInputSize][i];
+    case Dim::kTime:
+      return cols[kTime][i];
+    default:
+      return cols[StringCol(d)][i];
+  }
+}
+
+Result<RowFilter> RowFilter::Make(const UsageStore& store, const std::vector<Filter>& filters,
+                                  std::optional<int64_t> from_us, std::optional<int64_t> to_us,
+                                  int64_t step) {
+  RowFilter f;
+  f.from_us_ = from_us;
+  f.to_us_ = to_us;
+  f.step_ = step;
+  // Several filters on one dimension intersect; a string never seen matches nothing.
+  for (const Filter& in : filters) {
+    Resolved r{in.dim, {}};
+    for (const std::string& v : in.values) {
+      if (IsStringDim(in.dim)) {
+        if (auto code = store.dict(StringCol(in.dim)).Find(v)) r.values.push_back(*code);
+      } else if (in.dim == Dim::kTime) {
+        return Status::InvalidArgument("filter on time: use from and to");
+      } else {
+        ASSIGN_OR_RETURN(int64_t n, ParseInt(in.dim, v));
+        r.values.push_back(n);
+      }
+    }
+    std::sort(r.values.begin(), r.values.end());
+    if (r.values.empty()) f.matches_nothing_ = true;
+    f.filters_.push_back(std::move(r));
+  }
+  return f;
+}
+
+void RowFilter::Need(std::array<bool, kNumCols>* need) const {
+  (*need)[kTime] = true;
+  for (const Resolved& r : filters_) {
+    if (IsStringDim(r.dim)) (*need)[StringCol(r.dim)] = true;
+    if (r.dim == Dim::kResolution) (*need)[kWidth] = (*need)[kHeight] = true;
+    if (r.dim == Dim::kModelInputSize) (*need)[kModelInputSize] = true;
+  }
+}
+
+bool RowFilter::Excludes(const SealedChunk& c) const {
+  if (from_us_ && c.max(kTime) < *from_us_) return true;
+  if (to_us_ && c.min(kTime) >= *to_us_) return true;
+  for (const Resolved& r : filters_) {
+    if (!IsStringDim(r.dim)) continue;
+    const Col col = StringCol(r.dim);
+    auto lo = std::lower_bound(r.values.begin(), r.values.end(), c.min(col));
+    if (lo == r.values.end() || *lo > c.max(col)) return true;
+  }
+  return false;
+}
+
+bool RowFilter::Admits(const int64_t* const* cols, size_t i) const {
+  const int64_t t = cols[kTime][i];
+  if (from_us_ && t < *from_us_) return false;
+  if (to_us_ && t >= *to_us_) return false;
+  for (const Resolved& r : filters_) {
+    if (!std::binary_search(r.values.begin(), r.values.end(), DimValue(r.dim, cols, i, step_))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bool, kNumCols> need,
+                 const std::function<void(const int64_t* const* cols, size_t i)>& visit,
+                 ScanStats* stats) {
+  if (filter.matches_nothing()) return Status::OK();
+  filter.Need(&need);
+  auto rows = [&](const int64_t* const* cols, size_t n) {
+    stats->rows_scanned += n;
+    for (size_t i = 0; i < n; ++i) {
+      if (filter.Admits(cols, i)) visit(cols, i);
+    }
+  };
+  UsageStore::Snapshot snap = store.Snap();
+  std::array<std::vector<int64_t>, kNumCols> decoded;
+  std::array<const int64_t*, kNumCols> cols{};
+  std::string scratch;
+  for (const auto& chunk : snap.sealed) {
+    if (filter.Excludes(*chunk)) {
+      ++stats->chunks_skipped;
+      continue;
+    }
+    for (int c = 0; c < kNumCols; ++c) {
+      if (!need[c]) continue;
+      decoded[c].resize(chunk->rows());
+      RETURN_IF_ERROR(chunk->Decode(static_cast<Col>(c), decoded[c].data(), &scratch));
+      cols[c] = decoded[c].data();
+    }
+    rows(cols.data(), chunk->rows());
+  }
+  for (const auto& raw : snap.raw) {
+    for (int c = 0; c < kNumCols; ++c) cols[c] = raw.chunk->col(static_cast<Col>(c));
+    rows(cols.data(), raw.rows);
+  }
+  return Status::OK();
+}
+
+}  // namespace tokenaudit::query

@@ -1,0 +1,200 @@
+#include "src/query/usage_findings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "src/query/scan.h"
+
+namespace tokenaudit::query {
+namespace {
+
+constexpr size_t kMaxSeqsPerCluster = 20;
+
+struct Run {
+  int64_t user, input_hash, param_hash, time, seq, model, tokens, cost;
+};
+
+// Features compared by FindAnomalies; NaN when the record lacks it.
+constexpr int kFeatures = 4;
+constexpr const char* kFeatureNames[kFeatures] = {"megapixels", "model_input_size", "batch",
+                                                  "duration"};
+// Megapixels and durations span orders of magnitude: compared on a log scale.
+void Features(const int64_t* const* cols, size_t i, double f[kFeatures]) {
+  const int64_t w = cols[kWidth][i], h = cols[kHeight][i];
+  f[0] = w > 0 && h > 0 ? std::log2(static_cast<double>(w * h) / 1e6) : NAN;
+  f[1] = cols[kModelInputSize][i] > 0 ? static_cast<double>(cols[kModelInputSize][i]) : NAN;
+  f[2] = cols[kBatch][i] > 0 ? static_cast<double>(cols[kBatch][i]) : NAN;
+  f[3] = cols[kDuration][i] > 0 ? std::log2(static_cast<double>(cols[kDuration][i])) : NAN;
+}
+double FeatureValue(int k, double f) { return k == 0 || k == 3 ? std::exp2(f) : f; }
+
+// Running mean and variance (Welford), mergeable enough for one pass.
+struct Moments {
+  uint64_t n = 0;
+  double mean = 0, m2 = 0;
+  void Add(double x) {
+    ++n;
+    const double d = x - mean;
+    mean += d / static_cast<double>(n);
+    m2 += d * (x - mean);
+  }
+  // z-score of x; 0 when the spread is zero or there are fewer than 2 values.
+  double Z(double x) const {
+    if (n < 2) return 0;
+    const double sd = std::sqrt(m2 / static_cast<double>(n - 1));
+    return sd > 1e-12 ? (x - mean) / sd : 0;
+  }
+};
+
+}  // namespace
+
+Result<std::vector<DuplicateCluster>> FindDuplicates(const UsageStore& store,
+                                                     const FindingScope& scope, int64_t window_us,
+                                                     size_t limit) {
+  if (window_us <= 0) return Status::InvalidArgument("window must be positive");
+  ASSIGN_OR_RETURN(RowFilter filter,
+                   RowFilter::Make(store, scope.filters, scope.from_us, scope.to_us, 1000));
+  std::array<bool, kNumCols> need{};
+  for (Col c : {kUser, kInputHash, kParamHash, kTime, kSeq, kModel, kTokensMilli, kCostMicros}) {
+    need[c] = true;
+  }
+  std::vector<Run> runs;
+  ScanStats stats;
+  RETURN_IF_ERROR(ScanStore(
+      store, filter, need,
+      [&](const int64_t* const* cols, size_t i) {
+        if (cols[kInputHash][i] == 0) return;  // no input hash: nothing to compare
+        runs.push_back({cols[kUser][i], cols[kInputHash][i], cols[kParamHash][i], cols[kTime][i],
+                        cols[kSeq][i], cols[kModel][i], cols[kTokensMilli][i],
+                        cols[kCostMicros][i]});
+      },
+      &stats));
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+    if (a.user != b.user) return a.user < b.user;
+    if (a.input_hash != b.input_hash) return a.input_hash < b.input_hash;
+    if (a.param_hash != b.param_hash) return a.param_hash < b.param_hash;
+    if (a.time != b.time) return a.time < b.time;
+    return a.seq < b.seq;
+  });
+  std::vector<DuplicateCluster> clusters;
+  for (size_t i = 0; i < runs.size();) {
+    size_t j = i + 1;
+    while (j < runs.size() && runs[j].user == runs[i].user &&
+           runs[j].input_hash == runs[i].input_hash && runs[j].param_hash == runs[i].param_hash &&
+           runs[j].time - runs[j - 1].time <= window_us) {
+      ++j;
+    }
+    if (j - i >= 2) {
+      DuplicateCluster c;
+      c.user = store.dict(kUser).String(static_cast<uint32_t>(runs[i].user));
+      c.model = store.dict(kModel).String(static_cast<uint32_t>(runs[i].model));
+      c.input_hash_prefix = static_cast<uint64_t>(runs[i].input_hash);
+      c.runs = j - i;
+      c.first_time_us = runs[i].time;
+      c.last_time_us = runs[j - 1].time;
+      for (size_t k = i; k < j; ++k) {
+        if (k > i) {
+          c.tokens_milli += runs[k].tokens;
+          c.cost_micros += runs[k].cost;
+        }
+        if (c.seqs.size() < kMaxSeqsPerCluster)
+          c.seqs.push_back(static_cast<uint64_t>(runs[k].seq));
+      }
+      clusters.push_back(std::move(c));
+    }
+    i = j;
+  }
+  std::stable_sort(
+      clusters.begin(), clusters.end(),
+      [](const DuplicateCluster& a, const DuplicateCluster& b) { return a.runs > b.runs; });
+  if (limit > 0 && clusters.size() > limit) clusters.resize(limit);
+  return clusters;
+}
+
+Result<std::vector<Anomaly>> FindAnomalies(const UsageStore& store, const FindingScope& scope,
+                                           double threshold, uint64_t min_history, size_t limit) {
+  if (!(threshold > 0)) return Status::InvalidArgument("threshold must be positive");
+  std::array<bool, kNumCols> need{};
+  for (Col c : {kUser, kWidth, kHeight, kModelInputSize, kBatch, kDuration, kSeq, kModel}) {
+    need[c] = true;
+  }
+  // Pass 1: everyone's and each user's moments over all records (their history).
+  ASSIGN_OR_RETURN(RowFilter everything,
+                   RowFilter::Make(store, {}, std::nullopt, std::nullopt, 1000));
+  Moments all[kFeatures];
+  std::unordered_map<int64_t, std::array<Moments, kFeatures>> by_user;
+  ScanStats stats;
+  RETURN_IF_ERROR(ScanStore(
+      store, everything, need,
+      [&](const int64_t* const* cols, size_t i) {
+        double f[kFeatures];
+        Features(cols, i, f);
+        auto& mine = by_user[cols[kUser][i]];
+        for (int k = 0; k < kFeatures; ++k) {
+          if (std::isnan(f[k])) continue;
+          all[k].Add(f[k]);
+          mine[k].Add(f[k]);
+        }
+      },
+      &stats));
+  // Pass 2: the records in scope against both.
+  ASSIGN_OR_RETURN(RowFilter filter,
+                   RowFilter::Make(store, scope.filters, scope.from_us, scope.to_us, 1000));
+  struct Found {
+    Anomaly a;
+    double score = 0;  // of the most extreme record
+  };
+  std::unordered_map<int64_t, Found> found;
+  RETURN_IF_ERROR(ScanStore(
+      store, filter, need,
+      [&](const int64_t* const* cols, size_t i) {
+        double f[kFeatures];
+        Features(cols, i, f);
+        const auto& mine = by_user[cols[kUser][i]];
+        Found& u = found[cols[kUser][i]];
+        ++u.a.records;
+        bool extreme = false;
+        for (int k = 0; k < kFeatures; ++k) {
+          if (std::isnan(f[k])) continue;
+          const double z_all = all[k].Z(f[k]);
+          const double z_user = mine[k].Z(f[k]);
+          const bool new_user = mine[k].n < min_history;
+          if (std::abs(z_all) < threshold || (!new_user && std::abs(z_user) < threshold)) {
+            continue;
+          }
+          extreme = true;
+          const double score = std::abs(z_all) + (new_user ? 0 : std::abs(z_user));
+          if (score > u.score) {
+            u.score = score;
+            u.a.seq = static_cast<uint64_t>(cols[kSeq][i]);
+            u.a.feature = kFeatureNames[k];
+            u.a.value = FeatureValue(k, f[k]);
+            u.a.z_all = z_all;
+            u.a.z_user = z_user;
+            u.a.model = store.dict(kModel).String(static_cast<uint32_t>(cols[kModel][i]));
+          }
+        }
+        if (extreme) ++u.a.extreme;
+      },
+      &stats));
+  std::vector<Found> list;
+  for (auto& [user, u] : found) {
+    if (u.a.extreme == 0) continue;
+    u.a.user = store.dict(kUser).String(static_cast<uint32_t>(user));
+    list.push_back(std::move(u));
+  }
+  std::sort(list.begin(), list.end(), [](const Found& a, const Found& b) {
+    if (a.a.extreme != b.a.extreme) return a.a.extreme > b.a.extreme;
+    if (a.score != b.score) return a.score > b.score;
+    return a.a.user < b.a.user;
+  });
+  std::vector<Anomaly> out;
+  for (auto& f : list) {
+    if (limit > 0 && out.size() == limit) break;
+    out.push_back(std::move(f.a));
+  }
+  return out;
+}
+
+}  // namespace tokenaudit::query
