@@ -25,7 +25,12 @@ LedgerImpl::LedgerImpl(const LedgerOptions& options)
     : options_(options),
       env_(options.env != nullptr ? options.env : Env::Default()),
       log_dir_(JoinPath(options.data_dir, "log")),
-      checkpoint_dir_(JoinPath(options.data_dir, "checkpoints")) {}
+      checkpoint_dir_(JoinPath(options.data_dir, "checkpoints")),
+      tree_(kTreeStoredLevel,
+            [this](uint64_t begin, uint64_t end, std::vector<merkle::Hash>* out) {
+              tree_mu_.AssertReaderHeld();  // the tree calls its source under tree_mu_
+              return ReadLeafHashes(begin, end, out);
+            }) {}
 
 LedgerImpl::~LedgerImpl() { Close().IgnoreError(); }  // errors were reported to producers
 

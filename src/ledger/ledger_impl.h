@@ -103,6 +103,12 @@ class LedgerImpl final : public Ledger {
   Status RollSegment(uint64_t first_seq);
   // The segment holding `seq` (which must be < offsets_.size()).
   const SegmentInfo& SegmentOf(uint64_t seq) const TA_REQUIRES_SHARED(tree_mu_);
+  // Reads and checks the frame of `seq` at `offset` of `seg`.
+  Status ReadFrameAt(const SegmentInfo& seg, uint64_t offset, uint64_t seq, std::string* payload,
+                     RecordType* type) const;
+  // The tree's leaf source: leaf hashes of seqs [begin, end), read back from the log.
+  Status ReadLeafHashes(uint64_t begin, uint64_t end, std::vector<merkle::Hash>* out) const
+      TA_REQUIRES_SHARED(tree_mu_);
   Result<std::shared_ptr<RandomAccessFile>> SegmentFile(const std::string& name) const;
   Status SyncSegment();
   // Creates, signs and persists a checkpoint of everything durable if one is due (or `force`),
@@ -163,7 +169,10 @@ class LedgerImpl final : public Ledger {
   std::vector<uint32_t> batch_offsets_;
 
   // The Merkle tree over acknowledged leaves and the location of each record; written by the
-  // writer, read by proofs and Read().
+  // writer, read by proofs and Read(). The tree keeps nodes from level kTreeStoredLevel up
+  // (perfect subtrees of 256 leaves: 0.25 bytes per record instead of 64) and reads the leaves
+  // of older blocks back from the log when a proof needs them.
+  static constexpr int kTreeStoredLevel = 8;
   mutable SharedMutex tree_mu_;
   merkle::HashTree tree_ GUARDED_BY(tree_mu_);
   std::vector<SegmentInfo> segments_ GUARDED_BY(tree_mu_);  // by first_seq

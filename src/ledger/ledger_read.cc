@@ -37,6 +37,11 @@ Status LedgerImpl::Read(uint64_t seq, std::string* payload, RecordType* type) co
     offset = offsets_[seq];
     seg = SegmentOf(seq);
   }
+  return ReadFrameAt(seg, offset, seq, payload, type);
+}
+
+Status LedgerImpl::ReadFrameAt(const SegmentInfo& seg, uint64_t offset, uint64_t seq,
+                               std::string* payload, RecordType* type) const {
   ASSIGN_OR_RETURN(auto file, SegmentFile(seg.name));
   std::string buf(log::kFrameHeaderSize + 512, '\0');
   ASSIGN_OR_RETURN(size_t n, file->Read(offset, buf.size(), buf.data()));
@@ -59,6 +64,20 @@ Status LedgerImpl::Read(uint64_t seq, std::string* payload, RecordType* type) co
   }
   payload->assign(f.payload);
   *type = static_cast<RecordType>(f.type);
+  return Status::OK();
+}
+
+Status LedgerImpl::ReadLeafHashes(uint64_t begin, uint64_t end,
+                                  std::vector<merkle::Hash>* out) const {
+  out->clear();
+  out->reserve(end - begin);
+  std::string payload;
+  RecordType type;
+  for (uint64_t seq = begin; seq < end; ++seq) {
+    if (seq >= offsets_.size()) return Status::Internal("leaf " + std::to_string(seq) + " unknown");
+    RETURN_IF_ERROR(ReadFrameAt(SegmentOf(seq), offsets_[seq], seq, &payload, &type));
+    out->push_back(merkle::HashLeaf(payload));
+  }
   return Status::OK();
 }
 

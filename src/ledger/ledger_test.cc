@@ -226,6 +226,34 @@ TEST_F(LedgerTest, BlockingAndAsyncProducersInterleaveInOrder) {
   EXPECT_EQ(usage, 2u * kPerThread);
 }
 
+TEST_F(LedgerTest, ProofsReadOldLeavesBackFromTheLogAcrossSegmentsAndRestarts) {
+  // The tree keeps nodes of 256-leaf blocks and up; proofs below that read the log.
+  options_.segment_bytes = 64 << 10;
+  auto ledger = OpenOrDie();
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(ledger->Append(TestRecord(0, i)).ok());
+  ASSERT_TRUE(ledger->Close().ok());
+  ledger.reset();
+  ledger = OpenOrDie();  // offsets and segments from recovery
+  const uint64_t size = ledger->Size();
+  std::map<uint64_t, StoredRecord> log;
+  ASSERT_TRUE(ReadLog(mem_.get(), "/data", &log).ok());
+  auto root = ledger->RootAt(size);
+  ASSERT_TRUE(root.ok());
+  for (uint64_t seq = 0; seq < size; seq += 97) {
+    auto proof = ledger->InclusionProof(seq, size);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_TRUE(
+        merkle::VerifyInclusion(seq, size, merkle::HashLeaf(log[seq].payload), *proof, *root).ok())
+        << seq;
+  }
+  for (uint64_t old_size : {uint64_t{1}, uint64_t{255}, uint64_t{300}, uint64_t{1025}}) {
+    auto old_root = ledger->RootAt(old_size);
+    auto proof = ledger->ConsistencyProof(old_size, size);
+    ASSERT_TRUE(old_root.ok() && proof.ok());
+    EXPECT_TRUE(merkle::VerifyConsistency(old_size, size, *old_root, *root, *proof).ok());
+  }
+}
+
 TEST_F(LedgerTest, MirrorDirectoryGetsEveryCheckpoint) {
   options_.checkpoint_mirror_dir = "/mirror";
   auto ledger = OpenOrDie();

@@ -203,3 +203,67 @@ TEST(HashTreeTest, MovedTreeKeepsItsContents) {
 
 }  // namespace
 }  // namespace tokenaudit::merkle
+
+namespace tokenaudit::merkle {
+namespace {
+
+// A tree that keeps only levels >= L, reading leaves back from `all` (what the ledger does with
+// the log), must answer exactly like the tree that keeps everything.
+TEST(PrunedHashTreeTest, AnswersEqualTheFullTreeAtEverySizeAndLevel) {
+  std::vector<Hash> all;
+  for (int i = 0; i < 300; ++i) all.push_back(HashLeaf("leaf " + std::to_string(i)));
+  for (int stored_from : {1, 3, 4, 8}) {
+    SCOPED_TRACE("stored_from " + std::to_string(stored_from));
+    int fetches = 0;
+    HashTree pruned(stored_from, [&](uint64_t begin, uint64_t end, std::vector<Hash>* out) {
+      ++fetches;
+      out->assign(all.begin() + begin, all.begin() + end);
+      return Status::OK();
+    });
+    HashTree full;
+    for (size_t n = 1; n <= all.size(); ++n) {
+      pruned.Append(all[n - 1]);
+      full.Append(all[n - 1]);
+      ASSERT_EQ(pruned.Root(), full.Root()) << n;
+      if (n % 37 != 0 && n >= 40) continue;  // every size below 40, sampled above
+      for (uint64_t size = 1; size <= n; size += (n < 40 ? 1 : 13)) {
+        ASSERT_EQ(*pruned.RootAt(size), *full.RootAt(size));
+        for (uint64_t i = 0; i < size; i += (size < 40 ? 1 : 11)) {
+          ASSERT_EQ(*pruned.InclusionProof(i, size), *full.InclusionProof(i, size))
+              << i << " in " << size;
+          ASSERT_EQ(*pruned.LeafHash(i), all[i]);
+        }
+        ASSERT_EQ(*pruned.ConsistencyProof(size / 2, size), *full.ConsistencyProof(size / 2, size));
+        ASSERT_EQ(*pruned.ConsistencyProof(size, n), *full.ConsistencyProof(size, n));
+      }
+    }
+    EXPECT_GT(fetches, 0);
+    EXPECT_LT(pruned.MemoryUsage(), full.MemoryUsage() / 2);
+  }
+}
+
+TEST(PrunedHashTreeTest, RootNeverReadsTheSourceAndSourceErrorsAreReturned) {
+  bool fail = false;
+  int fetches = 0;
+  HashTree pruned(4, [&](uint64_t, uint64_t, std::vector<Hash>* out) {
+    ++fetches;
+    if (fail) return Status::IOError("disk gone");
+    out->assign(16, Hash{});
+    return Status::OK();
+  });
+  for (int i = 0; i < 1000; ++i) {
+    pruned.Append(HashLeaf(std::to_string(i)));
+    pruned.Root();
+  }
+  EXPECT_EQ(fetches, 0);
+  fail = true;
+  EXPECT_EQ(pruned.InclusionProof(3, 1000).status().code(), StatusCode::kIOError);
+  EXPECT_EQ(pruned.RootAt(990).status().code(), StatusCode::kIOError);  // inside block 976..991
+  EXPECT_EQ(pruned.LeafHash(5).status().code(), StatusCode::kIOError);
+  // Proofs that stay in stored levels and the tail need no source.
+  EXPECT_TRUE(pruned.RootAt(992).ok());
+  EXPECT_TRUE(pruned.InclusionProof(999, 1000).ok());
+}
+
+}  // namespace
+}  // namespace tokenaudit::merkle

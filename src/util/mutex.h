@@ -79,6 +79,9 @@ class TA_CAPABILITY("shared_mutex") SharedMutex {
   void Unlock() TA_RELEASE() { mu_.unlock(); }
   void ReaderLock() TA_THREAD_ANNOTATION_(acquire_shared_capability()) { mu_.lock_shared(); }
   void ReaderUnlock() TA_THREAD_ANNOTATION_(release_shared_capability()) { mu_.unlock_shared(); }
+  // Tells the analysis that the caller holds the lock (at least shared) where it cannot see it,
+  // e.g. in a callback run under the lock. No runtime check.
+  void AssertReaderHeld() const TA_THREAD_ANNOTATION_(assert_shared_capability(this)) {}
 
  private:
   std::shared_mutex mu_;
