@@ -89,6 +89,15 @@ metrics::Counter* Service::Rejected(std::string_view reason) {
 }
 
 Status Service::Rebuild(const std::function<void(uint64_t, uint64_t)>& progress) {
+  if (!options_.columns_dir.empty()) {
+    // Column chunks already on disk are loaded; the log supplies every other record. A damaged
+    // chunk is only derived data: dropped and rebuilt.
+    size_t discarded = 0;
+    RETURN_IF_ERROR(
+        usage_.Open(Env::Default(), options_.columns_dir, &usage_loaded_, &discarded));
+    rebuild_report_.column_chunks = usage_.GetStats().sealed_chunks;
+    rebuild_report_.column_chunks_discarded = discarded;
+  }
   const uint64_t total = ledger_->Size();
   uint64_t done = 0;
   Status s = ledger_->Scan(0, [&](uint64_t seq, RecordType type, std::string_view payload) {
@@ -114,6 +123,7 @@ Status Service::Rebuild(const std::function<void(uint64_t, uint64_t)>& progress)
 void Service::IndexStored(uint64_t seq, const UsageRecord& r) {
   dedup_.Insert(DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
   events_.Add(seq, r);
+  if (seq < usage_loaded_.size() && usage_loaded_[seq]) return;  // in a loaded column chunk
   const query::Row row = usage_.MakeRow(r, seq);
   usage_.Add({&row, 1});
 }

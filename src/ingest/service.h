@@ -31,6 +31,9 @@ struct ServiceOptions {
   std::string default_tenant = "default";
   record::ParseLimits limits;
   uint32_t max_record_bytes = 1u << 20;
+  // Where the query engine keeps its sealed column chunks (DATA_DIR/columns); empty: in memory
+  // only, rebuilt from the log at every start.
+  std::string columns_dir;
 };
 
 class Service final : public http::HttpHandler {
@@ -46,6 +49,13 @@ class Service final : public http::HttpHandler {
   void Handle(http::HttpRequest request, http::Responder respond) override;
 
   bool ready() const { return ready_.load(); }
+
+  // What Rebuild found, for the startup log.
+  struct RebuildReport {
+    size_t column_chunks = 0;            // loaded from columns_dir
+    size_t column_chunks_discarded = 0;  // damaged, removed, rebuilt from the log
+  };
+  const RebuildReport& rebuild_report() const { return rebuild_report_; }
 
  private:
   struct Route;
@@ -84,6 +94,8 @@ class Service final : public http::HttpHandler {
   DedupIndex dedup_;
   EventIndex events_;
   query::UsageStore usage_;  // the query engine's columns
+  std::vector<bool> usage_loaded_;  // seqs the columns held at startup (set by Rebuild)
+  RebuildReport rebuild_report_;
   std::atomic<bool> ready_{false};
 
   metrics::Registry* const metrics_;

@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/query/usage_columns.h"
+#include "tokenaudit/result.h"
 #include "tokenaudit/status.h"
 
 namespace tokenaudit::query {
@@ -34,10 +36,20 @@ class TailChunk {
   std::array<std::unique_ptr<int64_t[]>, kNumCols> cols_;
 };
 
+class Dictionary;
+
 class SealedChunk {
  public:
   // Sorts and encodes the first `rows` rows of `tail`.
   static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail, size_t rows);
+
+  // The chunk as a self-contained file (doc/columns_format.md): its columns plus the strings of
+  // every dictionary code it uses, so another process can load it with its own dictionaries.
+  std::string EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const;
+  // Loads a file written by EncodeFile, interning its strings into `dicts` and remapping codes.
+  // Corruption (naming what) for anything malformed, truncated or failing its CRC.
+  static Result<std::shared_ptr<const SealedChunk>> DecodeFile(
+      std::string_view file, std::array<Dictionary, kNumStringCols>* dicts);
 
   size_t rows() const { return rows_; }
   int64_t min(Col c) const { return cols_[c].min; }
@@ -52,6 +64,8 @@ class SealedChunk {
     int64_t min = 0, max = 0;
     uint8_t width = 0;   // bytes per value after subtracting min: 0 (all equal), 1, 2, 4 or 8
     std::string zstd;    // rows * width bytes, compressed
+    // Loaded from a file: remap[code - min] is this process's code for the file's code.
+    std::vector<uint32_t> remap;
   };
   size_t rows_ = 0;
   std::array<Column, kNumCols> cols_;

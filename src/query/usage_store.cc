@@ -1,5 +1,6 @@
 #include "src/query/usage_store.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace tokenaudit::query {
@@ -106,7 +107,66 @@ uint64_t UsageStore::rows() const {
 
 UsageStore::Stats UsageStore::GetStats() const {
   MutexLock l(&mu_);
-  return {rows_, sealed_.size(), sealed_bytes_};
+  return {rows_, sealed_.size(), sealed_bytes_, persist_failures_};
+}
+
+Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loaded,
+                        size_t* discarded) {
+  *discarded = 0;
+  RETURN_IF_ERROR(env->CreateDir(dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env->GetChildren(dir));
+  std::sort(names.begin(), names.end());
+  std::vector<int64_t> seqs(kChunkRows);
+  std::string scratch;
+  for (const std::string& name : names) {
+    const std::string path = JoinPath(dir, name);
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".tac") != 0) {
+      if (name.find(".tmp") != std::string::npos) env->RemoveFile(path).IgnoreError();
+      continue;
+    }
+    Result<std::string> data = ReadFileToString(env, path);
+    Result<std::shared_ptr<const SealedChunk>> chunk =
+        data.ok() ? SealedChunk::DecodeFile(*data, &dicts_) : data.status();
+    Status s = chunk.ok() ? (*chunk)->Decode(kSeq, seqs.data(), &scratch) : chunk.status();
+    // Seqs must be new: a chunk that overlaps another (a copy, a crash between write and
+    // cleanup) is dropped whole, the log supplies its rows.
+    for (size_t i = 0; s.ok() && i < (*chunk)->rows(); ++i) {
+      if (seqs[i] < 0 || (static_cast<size_t>(seqs[i]) < loaded->size() && (*loaded)[seqs[i]])) {
+        s = Status::Corruption("overlaps another chunk");
+      }
+    }
+    if (!s.ok()) {
+      ++*discarded;
+      env->RemoveFile(path).IgnoreError();
+      continue;
+    }
+    for (size_t i = 0; i < (*chunk)->rows(); ++i) {
+      if (static_cast<size_t>(seqs[i]) >= loaded->size()) loaded->resize(seqs[i] + 1);
+      (*loaded)[seqs[i]] = true;
+    }
+    MutexLock l(&mu_);
+    sealed_.push_back(*chunk);
+    sealed_bytes_ += (*chunk)->encoded_bytes();
+    rows_ += (*chunk)->rows();
+  }
+  env_ = env;
+  dir_ = dir;
+  return Status::OK();
+}
+
+void UsageStore::Persist(const SealedChunk& chunk) {
+  std::vector<int64_t> seqs(chunk.rows());
+  std::string scratch;
+  Status s = chunk.Decode(kSeq, seqs.data(), &scratch);
+  if (s.ok()) {
+    const auto [lo, hi] = std::minmax_element(seqs.begin(), seqs.end());
+    const std::string name = std::to_string(*lo) + "-" + std::to_string(*hi) + ".tac";
+    s = WriteFileAtomic(env_, JoinPath(dir_, name), chunk.EncodeFile(dicts_));
+  }
+  if (!s.ok()) {
+    MutexLock l(&mu_);
+    ++persist_failures_;
+  }
 }
 
 void UsageStore::WaitSealed() {
@@ -125,6 +185,7 @@ void UsageStore::SealLoop() {
     }
     // Full chunks are immutable: sealing reads them without the lock.
     std::shared_ptr<const SealedChunk> sealed = SealedChunk::Seal(*chunk, kChunkRows);
+    if (env_ != nullptr) Persist(*sealed);
     MutexLock l(&mu_);
     sealed_.push_back(std::move(sealed));
     sealed_bytes_ += sealed_.back()->encoded_bytes();

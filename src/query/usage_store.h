@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "src/query/dictionary.h"
 #include "src/query/usage_columns.h"
 #include "src/util/mutex.h"
+#include "tokenaudit/env.h"
 #include "tokenaudit/usage_record.h"
 
 namespace tokenaudit::query {
@@ -29,6 +31,13 @@ class UsageStore {
   ~UsageStore();
   UsageStore(const UsageStore&) = delete;
   UsageStore& operator=(const UsageStore&) = delete;
+
+  // Keeps sealed chunks as files in `dir` (doc/columns_format.md; created if missing) and loads
+  // the ones already there. Sets loaded[seq] for every record loaded, so that a rebuild from the
+  // log adds only the others. A file that does not load is removed (the log rebuilds its rows)
+  // and counted in *discarded. Call once, before any Add.
+  Status Open(Env* env, const std::string& dir, std::vector<bool>* loaded, size_t* discarded)
+      TA_EXCLUDES(mu_);
 
   // The row of a stored record, its strings interned now. Any thread; `seq` may be set later
   // (row[kSeq]) when the ledger assigns it.
@@ -54,6 +63,7 @@ class UsageStore {
     uint64_t rows = 0;
     size_t sealed_chunks = 0;
     size_t sealed_bytes = 0;  // encoded column bytes
+    uint64_t persist_failures = 0;  // chunk files that could not be written
   };
   Stats GetStats() const TA_EXCLUDES(mu_);
 
@@ -62,6 +72,8 @@ class UsageStore {
 
  private:
   void SealLoop();
+  // Writes a sealed chunk's file; errors are logged in stats (the rows stay queryable).
+  void Persist(const SealedChunk& chunk);
 
   std::array<Dictionary, kNumStringCols> dicts_;
 
@@ -75,6 +87,9 @@ class UsageStore {
   uint64_t rows_ GUARDED_BY(mu_) = 0;
   size_t sealed_bytes_ GUARDED_BY(mu_) = 0;
   bool stop_ GUARDED_BY(mu_) = false;
+  Env* env_ = nullptr;  // set by Open; null: chunks live in memory only
+  std::string dir_;
+  uint64_t persist_failures_ GUARDED_BY(mu_) = 0;
   std::thread sealer_;
 };
 

@@ -18,6 +18,7 @@
 #include "src/ingest/service.h"
 #include "src/metrics/metrics.h"
 #include "tools/tokenaudit/commands.h"
+#include "tokenaudit/env.h"
 #include "tokenaudit/ledger.h"
 
 namespace tokenaudit::cli {
@@ -99,6 +100,7 @@ int RunServe(const ServeArgs& args) {
   if (!keys.ok()) return Fail("API keys", keys.status());
 
   ingest::ServiceOptions so;
+  so.columns_dir = JoinPath(cfg.data_dir, "columns");
   so.default_tenant = cfg.default_tenant;
   so.limits.max_body_bytes = cfg.max_body_bytes;
   so.limits.max_items = cfg.max_batch_items;
@@ -134,6 +136,10 @@ int RunServe(const ServeArgs& args) {
     (*server)->Shutdown(0);
     return Fail("indexing the log", s);
   }
+  Log("query columns: " + std::to_string(service.rebuild_report().column_chunks) +
+      " chunks loaded from columns/, " +
+      std::to_string(service.rebuild_report().column_chunks_discarded) +
+      " damaged ones discarded (rebuilt from the log)");
   Log("ready: " + std::to_string((*ledger)->Size()) + " records; API at http://" +
       (*server)->address());
   if ((*keys)->List().empty()) {
