@@ -76,19 +76,8 @@ void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
       return;
     }
     result_count = answer->groups.size();
-    switch (parsed.format) {
-      case query::OutputFormat::kJson:
-        resp.body = query::EncodeUsageJson(q, *answer);
-        break;
-      case query::OutputFormat::kCsv:
-        resp.body = query::EncodeUsageCsv(q, *answer);
-        resp.content_type = "text/csv; charset=utf-8";
-        break;
-      case query::OutputFormat::kTable:
-        resp.body = query::EncodeUsageTable(q, *answer);
-        resp.content_type = "text/plain; charset=utf-8";
-        break;
-    }
+    resp.body = query::EncodeUsage(parsed.format, q, *answer);
+    resp.content_type = query::ContentType(parsed.format);
   }
   if (who.role == auth::Role::kUser) {
     respond(std::move(resp));

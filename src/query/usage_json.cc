@@ -185,6 +185,24 @@ std::string EncodeUsageTable(const UsageQuery& q, const UsageAnswer& a) {
   return out;
 }
 
+std::string EncodeUsage(OutputFormat format, const UsageQuery& q, const UsageAnswer& a) {
+  switch (format) {
+    case OutputFormat::kCsv: return EncodeUsageCsv(q, a);
+    case OutputFormat::kTable: return EncodeUsageTable(q, a);
+    case OutputFormat::kJson: break;
+  }
+  return EncodeUsageJson(q, a);
+}
+
+std::string_view ContentType(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kCsv: return "text/csv; charset=utf-8";
+    case OutputFormat::kTable: return "text/plain; charset=utf-8";
+    case OutputFormat::kJson: break;
+  }
+  return "application/json";
+}
+
 std::string EncodeDuplicatesJson(const std::vector<DuplicateCluster>& clusters) {
   std::string out = "{\"clusters\":[";
   for (size_t i = 0; i < clusters.size(); ++i) {

@@ -12,6 +12,12 @@
 
 namespace tokenaudit::query {
 
+enum class OutputFormat { kJson, kCsv, kTable };
+
+// The answer in `format`, and its HTTP content type.
+std::string EncodeUsage(OutputFormat format, const UsageQuery& q, const UsageAnswer& a);
+std::string_view ContentType(OutputFormat format);
+
 // The measures the answer shows: q.measures, or all of them.
 std::vector<Measure> ShownMeasures(const UsageQuery& q);
 

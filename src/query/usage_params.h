@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "src/query/time_zone.h"
+#include "src/query/usage_json.h"
 #include "src/query/usage_query.h"
 #include "tokenaudit/result.h"
 
 namespace tokenaudit::query {
 
 enum class Endpoint { kUsage, kTop, kDuplicates, kAnomalies };
-enum class OutputFormat { kJson, kCsv, kTable };
 
 struct ParamError {
   std::string field;

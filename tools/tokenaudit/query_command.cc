@@ -194,12 +194,8 @@ int RunLocal(const QueryArgs& a, std::vector<std::pair<std::string, std::string>
   }
   auto answer = query::RunUsageQuery(store, parsed.query);
   if (!answer.ok()) return Fail(answer.status().ToString(), kExitFailed);
-  std::string out;
-  switch (parsed.format) {
-    case query::OutputFormat::kJson: out = query::EncodeUsageJson(parsed.query, *answer) + "\n"; break;
-    case query::OutputFormat::kCsv: out = query::EncodeUsageCsv(parsed.query, *answer); break;
-    case query::OutputFormat::kTable: out = query::EncodeUsageTable(parsed.query, *answer); break;
-  }
+  std::string out = query::EncodeUsage(parsed.format, parsed.query, *answer);
+  if (parsed.format == query::OutputFormat::kJson) out += "\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }
