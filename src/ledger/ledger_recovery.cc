@@ -92,6 +92,10 @@ Status LedgerImpl::Recover() {
   bool last_is_checkpoint = false;
   log::ScanOptions scan_options;
   scan_options.expected_log_id = log_id_raw_;
+  // As verify does: the next segment is read while this one is checked, and leaf hashes are
+  // computed on a second core. Same frames, same errors, in the same order.
+  scan_options.read_ahead = true;
+  LogReplayer::HashLeavesInScan(&scan_options);
   log::ScanSummary summary;
   {
     WriterLock index_lock(&tree_mu_);  // uncontended: the writer thread does not exist yet
