@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "src/dashboard/dashboard.h"
+#include "src/ingest/whoami.h"
 #include "src/ledger/checkpoint.h"
 #include "src/util/hex.h"
 #include "src/util/json_string.h"
@@ -167,6 +169,7 @@ void Service::Handle(HttpRequest req, Responder respond) {
     }
     return;
   }
+  if (dashboard::IsDashboardPath(path)) return respond(dashboard::ServeDashboard(req));
   struct Known {
     const char* path;
     const char* method;
@@ -180,6 +183,7 @@ void Service::Handle(HttpRequest req, Responder respond) {
                                   {"/v1/top", "GET"},
                                   {"/v1/duplicates", "GET"},
                                   {"/v1/anomalies", "GET"},
+                                  {"/v1/whoami", "GET"},
                                   {"/metrics", "GET"}};
   bool path_known = false, route_known = false;
   for (const auto& k : kRoutes) {
@@ -202,6 +206,7 @@ void Service::Handle(HttpRequest req, Responder respond) {
   auto forbid = [&respond](std::string_view why) {
     respond(ErrorResponse(403, "forbidden", why));
   };
+  if (path == "/v1/whoami") return respond(WhoamiResponse(who));
   if (!ready_ && path != "/metrics") {
     HttpResponse r = ErrorResponse(503, "unavailable", "rebuilding indexes from the log");
     r.headers.emplace_back("Retry-After", "1");
