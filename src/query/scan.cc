@@ -109,27 +109,36 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
     }
   };
   UsageStore::Snapshot snap = store.Snap();
-  std::array<std::vector<int64_t>, kNumCols> decoded;
-  std::array<const int64_t*, kNumCols> cols{};
-  std::string scratch;
+  ChunkColumns cc;
   for (const auto& chunk : snap.sealed) {
     if (filter.Excludes(*chunk)) {
       ++stats->chunks_skipped;
       continue;
     }
-    for (int c = 0; c < kNumCols; ++c) {
-      if (!need[c]) continue;
-      decoded[c].resize(chunk->rows());
-      RETURN_IF_ERROR(chunk->Decode(static_cast<Col>(c), decoded[c].data(), &scratch));
-      cols[c] = decoded[c].data();
-    }
-    rows(cols.data(), chunk->rows());
+    RETURN_IF_ERROR(cc.Load(*chunk, need));
+    rows(cc.cols.data(), cc.rows);
   }
   for (const auto& raw : snap.raw) {
-    for (int c = 0; c < kNumCols; ++c) cols[c] = raw.chunk->col(static_cast<Col>(c));
-    rows(cols.data(), raw.rows);
+    cc.Point(*raw.chunk, raw.rows);
+    rows(cc.cols.data(), cc.rows);
   }
   return Status::OK();
+}
+
+Status ChunkColumns::Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need) {
+  rows = chunk.rows();
+  for (int c = 0; c < kNumCols; ++c) {
+    if (!need[c]) continue;
+    decoded[c].resize(rows);
+    RETURN_IF_ERROR(chunk.Decode(static_cast<Col>(c), decoded[c].data(), &scratch));
+    cols[c] = decoded[c].data();
+  }
+  return Status::OK();
+}
+
+void ChunkColumns::Point(const TailChunk& chunk, size_t n) {
+  rows = n;
+  for (int c = 0; c < kNumCols; ++c) cols[c] = chunk.col(static_cast<Col>(c));
 }
 
 }  // namespace tokenaudit::query

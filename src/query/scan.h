@@ -47,6 +47,18 @@ class RowFilter {
   bool matches_nothing_ = false;
 };
 
+// Decoded columns of one chunk: cols[c] points at rows of column c for every c in `need`.
+struct ChunkColumns {
+  std::array<std::vector<int64_t>, kNumCols> decoded;
+  std::array<const int64_t*, kNumCols> cols{};
+  std::string scratch;
+  size_t rows = 0;
+  // Decodes the needed columns of a sealed chunk.
+  Status Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need);
+  // Points at the first `rows` rows of a chunk still being filled (no copy).
+  void Point(const TailChunk& chunk, size_t rows);
+};
+
 struct ScanStats {
   uint64_t rows_scanned = 0;
   uint64_t chunks_skipped = 0;

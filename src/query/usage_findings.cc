@@ -197,4 +197,66 @@ Result<std::vector<Anomaly>> FindAnomalies(const UsageStore& store, const Findin
   return out;
 }
 
+Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const FindingScope& scope,
+                                            uint64_t after_seq, size_t limit,
+                                            uint64_t* next_cursor) {
+  *next_cursor = 0;
+  std::vector<uint64_t> found;
+  if (limit == 0) return found;
+  ASSIGN_OR_RETURN(RowFilter filter,
+                   RowFilter::Make(store, scope.filters, scope.from_us, scope.to_us, 1000));
+  if (filter.matches_nothing()) return found;
+  std::array<bool, kNumCols> need{};
+  need[kSeq] = true;
+  filter.Need(&need);
+
+  // Every chunk with its seq range; rows arrive about in seq order, so the ranges barely
+  // overlap and a page is found in the first chunks whose range reaches after_seq.
+  struct Part {
+    int64_t min_seq, max_seq;
+    const SealedChunk* sealed;
+    const TailChunk* raw;
+    size_t rows;
+  };
+  UsageStore::Snapshot snap = store.Snap();
+  std::vector<Part> parts;
+  for (const auto& c : snap.sealed) {
+    if (filter.Excludes(*c)) continue;
+    parts.push_back({c->min(kSeq), c->max(kSeq), c.get(), nullptr, c->rows()});
+  }
+  for (const auto& r : snap.raw) {
+    const int64_t* seqs = r.chunk->col(kSeq);
+    const auto [lo, hi] = std::minmax_element(seqs, seqs + r.rows);
+    if (r.rows > 0) parts.push_back({*lo, *hi, nullptr, r.chunk.get(), r.rows});
+  }
+  std::sort(parts.begin(), parts.end(),
+            [](const Part& a, const Part& b) { return a.min_seq < b.min_seq; });
+
+  // Keep the limit + 1 smallest matching seqs (the extra one is the next cursor).
+  const size_t keep = limit + 1;
+  ChunkColumns cc;
+  for (const Part& p : parts) {
+    if (p.max_seq < static_cast<int64_t>(after_seq)) continue;
+    if (found.size() >= keep && p.min_seq > static_cast<int64_t>(found[keep - 1])) break;
+    if (p.sealed != nullptr) {
+      RETURN_IF_ERROR(cc.Load(*p.sealed, need));
+    } else {
+      cc.Point(*p.raw, p.rows);
+    }
+    const int64_t* const* cols = cc.cols.data();
+    for (size_t i = 0; i < cc.rows; ++i) {
+      if (cols[kSeq][i] >= static_cast<int64_t>(after_seq) && filter.Admits(cols, i)) {
+        found.push_back(static_cast<uint64_t>(cols[kSeq][i]));
+      }
+    }
+    std::sort(found.begin(), found.end());
+    if (found.size() > keep) found.resize(keep);
+  }
+  if (found.size() > limit) {
+    *next_cursor = found[limit];
+    found.resize(limit);
+  }
+  return found;
+}
+
 }  // namespace tokenaudit::query

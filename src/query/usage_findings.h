@@ -56,6 +56,14 @@ struct Anomaly {
 Result<std::vector<Anomaly>> FindAnomalies(const UsageStore& store, const FindingScope& scope,
                                            double threshold, uint64_t min_history, size_t limit);
 
+// GET /v1/events listing: the seqs of records in scope with seq >= after_seq, in increasing
+// order, at most `limit`. *next_cursor is the after_seq that continues the listing, 0 when
+// nothing is left. Chunks are visited by their seq zone maps, so a page reads only the chunks
+// that can hold its seqs.
+Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const FindingScope& scope,
+                                            uint64_t after_seq, size_t limit,
+                                            uint64_t* next_cursor);
+
 }  // namespace tokenaudit::query
 
 #endif  // TOKENAUDIT_QUERY_USAGE_FINDINGS_H_
