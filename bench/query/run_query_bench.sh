@@ -11,14 +11,16 @@
 #   4. `tokenaudit serve` on the data directory (durability sync, the default): its start-up
 #      rebuild is timed, its memory read from /proc after the rebuild and after the queries;
 #   5. query_bench runs the five queries on all three and checks the answers against SQLite's;
-#   6. bytes on disk per record for each, and a perf profile of tokenaudit's slowest query.
+#   6. bytes on disk per record for each, a perf profile of tokenaudit's slowest query, and
+#      (query_rss_breakdown, after the server stopped) what each in-memory structure costs.
 # Every command is printed before it runs.
 #
 #   bench/query/run_query_bench.sh                  # 10M records
 #   SCALE=50 bench/query/run_query_bench.sh         # 50M records (needs ~60 GB in DATA_PARENT)
 #   RECORDS=1000000 RUNS=3 bench/query/run_query_bench.sh
 #   REUSE=1 ...     keep and reuse generated data in $DATA_PARENT/query_bench.<records>
-#   NO_BUILD=1 ...  use the binaries in BUILD_DIR;  PROFILE=0: no perf profile
+#   NO_BUILD=1 ...  use the binaries in BUILD_DIR;  PROFILE=0: no perf profile; BREAKDOWN=0: no
+#                   memory breakdown;  PROFILE_QUERIES="q1 q5": profile these, not the slowest
 #   MAX_LOAD=1.5 LOAD_WAIT=600: wait (at most LOAD_WAIT s) for a 1-minute load below MAX_LOAD
 set -euo pipefail
 
@@ -48,7 +50,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # ---- build -------------------------------------------------------------------------------------
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
   run cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  run ninja -C "$BUILD" tokenaudit query_datagen query_bench
+  run ninja -C "$BUILD" tokenaudit query_datagen query_bench query_rss_breakdown
 fi
 TA="$BUILD/tools/tokenaudit/tokenaudit"
 GEN="$BUILD/bench/query/query_datagen"
@@ -167,8 +169,9 @@ if [[ "$(chq 'SELECT count() FROM usage_records')" != "$RECORDS" ]]; then
   chq 'TRUNCATE TABLE usage_records' >/dev/null 2>&1 || true
   say "load ClickHouse"
   t0=$(now)
-  run curl -sS --fail-with-body "${CH}?query=INSERT%20INTO%20usage_records%20FORMAT%20TabSeparated" \
-    --data-binary "@$WORK/ch.tsv"
+  # -T streams the file (chunked POST); --data-binary @file would hold it all in memory.
+  run curl -sS --fail-with-body -X POST -H 'Transfer-Encoding: chunked' -T "$WORK/ch.tsv" \
+    "${CH}?query=INSERT%20INTO%20usage_records%20FORMAT%20TabSeparated"
   echo "INSERT: $(since "$t0") s; active parts $(chq "SELECT count() FROM system.parts WHERE active AND table = 'usage_records'")"
   t0=$(now)
   run chq "OPTIMIZE TABLE usage_records FINAL"
@@ -266,7 +269,7 @@ curl -s "$TA_URL/metrics" -H "Authorization: Bearer $ADMIN_KEY" |
 
 # ---- 6. bytes on disk --------------------------------------------------------------------------
 say "bytes on disk"
-bpr() { awk -v b="$1" -v n="$RECORDS" 'BEGIN { printf "%d bytes = %.1f bytes/record", b, b / n }'; }
+bpr() { awk -v b="$1" -v n="$RECORDS" 'BEGIN { printf "%.0f bytes = %.1f bytes/record", b, b / n }'; }
 echo "tokenaudit data dir: $(bpr "$(du -sb "$TA_DATA" | cut -f1)") (everything)"
 for d in "$TA_DATA"/*/; do echo "  $(basename "$d")/: $(bpr "$(du -sb "$d" | cut -f1)")"; done
 echo "  (no columns/ directory: the query engine holds its column chunks in memory only)"
@@ -299,6 +302,14 @@ if [[ "$PROFILE" == 1 ]] && command -v perf >/dev/null; then
     rep --children --sort symbol -g none | grep -E 'tokenaudit::|ZSTD|std::' | head -30
     set -o pipefail
   done
+fi
+
+# ---- memory breakdown --------------------------------------------------------------------------
+if [[ "${BREAKDOWN:-1}" == 1 ]]; then
+  say "memory breakdown: the server's in-memory state rebuilt step by step in one process"
+  kill -TERM "$TA_PID"; wait "$TA_PID" 2>/dev/null || true
+  TA_PID=""
+  run "$BUILD/bench/query/query_rss_breakdown" --data-dir "$TA_DATA" || true
 fi
 
 say "done; load $(load)"
