@@ -196,8 +196,11 @@ async function kpis(page) {
 async function pageParams(page) {
   return page.evaluate(() => ({ from: document.body.dataset.from, zone: document.body.dataset.zone }));
 }
+// Waits for a refresh after `after` that shows the controls as they are now.
 async function waitRefresh(page, after) {
-  await page.waitForFunction((n) => Number(document.body.dataset.refreshes) > n, after, { timeout: 10000 });
+  await page.waitForFunction((n) => Number(document.body.dataset.refreshes) > n &&
+                                    document.body.dataset.shown === (document.body.dataset.wanted ?? '0'),
+                             after, { timeout: 10000 });
 }
 async function refreshes(page) {
   return page.evaluate(() => Number(document.body.dataset.refreshes || 0));

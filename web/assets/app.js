@@ -32,8 +32,9 @@ const state = {
   refreshing: false,
   dirty: true,
   timer: null,
-  firstView: false,
+  marked: new Set(),   // performance marks already set
   refreshes: 0,
+  generation: 0,       // bumped by every change of the controls
 };
 
 const isReader = () => state.who && (state.who.role === 'admin' || state.who.role === 'auditor');
@@ -101,9 +102,13 @@ function computeSpan() {
 
 async function refresh() {
   const api = state.api;
+  // What this refresh shows: controls changed while it runs are shown by the next one.
+  const generation = state.generation;
+  const view = { window: state.window, starts: state.starts };
   const reader = isReader();
   const span = spanParams();
   const agg = [...span, ['tz', state.zone]];
+  // Created (and so sent) in the order they are drawn: the core panels first.
   const queries = {
     kpi: api.usage([...agg, ['measures', 'count,tokens,cost,distinct_users,duration_p50,duration_p95']]),
     trend: api.usage([...agg, ['window', state.window], ['measures', 'count,tokens,cost']]),
@@ -111,40 +116,59 @@ async function refresh() {
                       ['measures', 'count,tokens,cost,duration_p50,duration_p95']]),
     workflow: api.usage([...agg, ['group_by', 'workflow'], ['order_by', 'tokens'], ['limit', '15'],
                          ['measures', 'count,tokens,cost,duration_p50,duration_p95']]),
-    buckets: api.usage([...agg, ['group_by', 'resolution,model'], ['resolution_step', '0.5'],
-                        ['measures', 'count,duration_avg,megapixels_avg']]),
-    fit: api.usage([...agg, ['group_by', 'model'],
-                    ['measures', 'count,ms_per_megapixel,ms_at_zero_megapixels,fit_r2']]),
-    duplicates: api.duplicates([...span, ['limit', '20']]),
-    events: api.recentEvents(span, kRecentRecords, state.size),
   };
   if (reader) {
     queries.ranking = api.top([...agg, ['by', 'user'], ['measure', state.rankBy], ['k', '10'],
                                ['measures', 'count,tokens,cost']]);
-    queries.anomalies = api.anomalies([...span, ['limit', '20']]);
   }
-  const names = Object.keys(queries);
-  const settled = await Promise.allSettled(Object.values(queries));
-  const r = {};
+  queries.events = api.recentEvents(span, kRecentRecords, state.size);
+  queries.buckets = api.usage([...agg, ['group_by', 'resolution,model'], ['resolution_step', '0.5'],
+                               ['measures', 'count,duration_avg,megapixels_avg']]);
+  queries.fit = api.usage([...agg, ['group_by', 'model'],
+                           ['measures', 'count,ms_per_megapixel,ms_at_zero_megapixels,fit_r2']]);
+  queries.duplicates = api.duplicates([...span, ['limit', '20']]);
+  if (reader) queries.anomalies = api.anomalies([...span, ['limit', '20']]);
+  // Each panel is drawn as soon as its answer arrives: a slow panel (anomalies over millions of
+  // records) does not hold back the others.
+  const renderers = {
+    kpi: renderKpis,
+    trend: (a) => renderTrend(a, view),
+    model: (a) => renderBreakdown('by-model', a, 'model'),
+    workflow: (a) => renderBreakdown('by-workflow', a, 'workflow'),
+    duplicates: renderDuplicates,
+    events: renderEvents,
+    ranking: renderRanking,
+    anomalies: renderAnomalies,
+  };
+  const core = ['kpi', 'trend', 'model', 'workflow', 'ranking'];
   let firstError = null;
-  settled.forEach((s, i) => {
-    if (s.status === 'fulfilled') r[names[i]] = s.value;
-    else firstError ||= s.reason;
-  });
-  if (firstError instanceof ApiError && firstError.status === 401) return signOut('the key is no longer accepted');
-  $('error').textContent = firstError ? `Some panels could not load: ${firstError.message}` : '';
-  if (r.kpi) renderKpis(r.kpi);
-  if (r.trend) renderTrend(r.trend);
-  if (r.model) renderBreakdown('by-model', r.model, 'model');
-  if (r.workflow) renderBreakdown('by-workflow', r.workflow, 'workflow');
+  const r = {};
+  const pending = Object.entries(queries).map(([name, promise]) => ({
+    name,
+    done: promise.then((answer) => {
+      r[name] = answer;
+    }, (error) => {
+      firstError ||= error;
+    }),
+  }));
+  // Draws the named panels, each as soon as its own answer is in.
+  const draw = (names) => Promise.all(pending.filter((p) => names.includes(p.name)).map(async (p) => {
+    await p.done;
+    if (r[p.name] !== undefined && renderers[p.name]) renderers[p.name](r[p.name]);
+  }));
+  await draw(core);
+  markView('tokenaudit-first-view');
+  await draw(Object.keys(queries).filter((name) => !core.includes(name)));
   if (r.buckets && r.fit) renderScatter(r.buckets, r.fit);
-  if (r.duplicates) renderDuplicates(r.duplicates);
-  if (r.events) renderEvents(r.events);
-  if (r.ranking) renderRanking(r.ranking);
-  if (r.anomalies) renderAnomalies(r.anomalies);
-  renderAlerts(r);
+  if (firstError instanceof ApiError && firstError.status === 401) {
+    return signOut('the key is no longer accepted');
+  }
+  $('error').textContent = firstError ? `Some panels could not load: ${firstError.message}` : '';
+  renderAlerts();
+  markView('tokenaudit-all-panels');
   state.refreshes += 1;
   document.body.dataset.refreshes = String(state.refreshes);
+  document.body.dataset.shown = String(generation);  // the controls' state now on screen
 }
 
 // ---- panels
@@ -165,33 +189,33 @@ function renderKpis(answer) {
   set('kpi-p95', ms(g.duration_p95), g.duration_p95);
 }
 
-function renderTrend(answer) {
-  $('trend-window').textContent = state.window;
+function renderTrend(answer, { window, starts }) {
+  $('trend-window').textContent = window;
   const byStart = new Map(answer.groups.map((g) => [Date.parse(g.time), g]));
-  const slots = state.starts.map((s) => {
+  const slots = starts.map((s) => {
     const g = byStart.get(s.getTime());
     byStart.delete(s.getTime());
     return { start: s, g };
   });
   // Windows past the last expected one (records stamped in the future) still show.
   for (const [t, g] of byStart) {
-    if (t > state.starts[state.starts.length - 1].getTime()) slots.push({ start: new Date(t), g });
+    if (t > starts[starts.length - 1].getTime()) slots.push({ start: new Date(t), g });
   }
   barLineChart($('trend-chart'), {
     barName: 'tokens',
     lineName: 'cost',
     slots: slots.map(({ start, g }) => ({
-      label: windowLabel(start, state.window).replace('week of ', ''),
+      label: windowLabel(start, window).replace('week of ', ''),
       bar: g ? num(g.tokens) : 0,
       line: g ? g.cost_micros / 1e6 : 0,
-      title: `${windowLabel(start, state.window)}: ${g ? fixed(g.tokens) : '0.000'} tokens, ` +
+      title: `${windowLabel(start, window)}: ${g ? fixed(g.tokens) : '0.000'} tokens, ` +
              `cost ${g ? money(g.cost_micros) : '0.000000'}, ${g ? g.count : 0} records`,
     })),
   });
   const rows = answer.groups.map((g) => {
     const tr = document.createElement('tr');
     tr.dataset.key = g.time;
-    tr.append(td(windowLabel(g.time, state.window), 'c-window', g.time), td(int(g.count), 'c-count num'),
+    tr.append(td(windowLabel(g.time, window), 'c-window', g.time), td(int(g.count), 'c-count num'),
               td(fixed(g.tokens), 'c-tokens num'), td(money(g.cost_micros), 'c-cost num'));
     return tr;
   });
@@ -445,7 +469,6 @@ async function tick() {
       } else {
         state.dirty = true;
       }
-      markFirstView();
     } else {
       renderAlerts();
     }
@@ -460,11 +483,13 @@ async function tick() {
   }
 }
 
-function markFirstView() {
-  if (state.firstView) return;
-  state.firstView = true;
-  performance.mark('tokenaudit-first-view');
-  document.body.dataset.ready = '1';
+// Marks the first time the core panels (`tokenaudit-first-view`: totals, trend, breakdowns,
+// ranking) and then every panel (`tokenaudit-all-panels`) are drawn after the page loads.
+function markView(name) {
+  if (state.marked.has(name)) return;
+  state.marked.add(name);
+  performance.mark(name);
+  if (name === 'tokenaudit-all-panels') document.body.dataset.ready = '1';
 }
 
 function setLive(ok, why = '') {
@@ -474,6 +499,8 @@ function setLive(ok, why = '') {
 
 // Applies a filter change now (no wait for the next tick).
 function applyNow() {
+  state.generation += 1;
+  document.body.dataset.wanted = String(state.generation);
   state.dirty = true;
   clearTimeout(state.timer);
   state.timer = setTimeout(tick, 0);
@@ -526,7 +553,7 @@ function signOut(why = '') {
   clearTimeout(state.timer);
   state.api = null;
   state.who = null;
-  state.firstView = false;
+  state.marked.clear();
   delete document.body.dataset.role;
   delete document.body.dataset.ready;
   $('dashboard').hidden = true;
