@@ -7,7 +7,11 @@ PKGS=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libcurl4-openssl-dev
   libboost-dev libsimdjson-dev libtomlplusplus-dev libzstd-dev tzdata
   clang libclang-rt-14-dev
+  chromium  # the dashboard's browser test (test/dashboard/run.sh)
 )
+# npm for the browser test's playwright-core. A Node.js that already ships npm (NodeSource's
+# nodejs, which conflicts with Debian's npm package) is kept as it is.
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
