@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 CC=clang CXX=clang++ cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-clang -j "$(nproc)" --target \
   ta_util ta_env ta_env_testing ta_merkle ta_log ta_ledger ta_record ta_auth ta_http ta_metrics \
-  ta_ingest ta_config ta_client
+  ta_ingest ta_config ta_client ta_gateway
 echo "thread-safety analysis: clean"

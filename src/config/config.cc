@@ -57,6 +57,25 @@ const std::vector<Setting>& Settings() {
       {"gateway.listen", "ComfyUI gateway listen address (off when empty)",
        &ServeConfig::gateway_listen},
       {"gateway.comfyui_upstream", "ComfyUI base URL", &ServeConfig::comfyui_upstream},
+      {"gateway.ingest_key_file", "file holding the ingest key the gateway records with",
+       &ServeConfig::gateway_ingest_key_file},
+      {"gateway.ingest_url", "where the gateway sends records (default: this server)",
+       &ServeConfig::gateway_ingest_url},
+      {"gateway.spool_dir", "gateway record spool (default DATA_DIR/gateway-spool)",
+       &ServeConfig::gateway_spool_dir},
+      {"gateway.source", "source of the gateway's records", &ServeConfig::gateway_source},
+      {"gateway.node_catalog_file", "TOML node catalog (default: built-in)",
+       &ServeConfig::gateway_node_catalog_file},
+      {"gateway.max_pixels", "largest model-node input image in pixels (0: no cap)", nullptr,
+       &ServeConfig::gateway_max_pixels},
+      {"gateway.daily_token_limit", "estimated tokens per user per UTC day (0: no limit)",
+       nullptr, &ServeConfig::gateway_daily_token_limit},
+      {"gateway.duplicate_window_s", "repeat submissions within this window are duplicates",
+       nullptr, &ServeConfig::gateway_duplicate_window_s},
+      {"gateway.duplicate_action", "flag or refuse duplicate submissions",
+       &ServeConfig::gateway_duplicate_action},
+      {"gateway.require_own_uploads", "1: prompts may read only the user's own uploads", nullptr,
+       &ServeConfig::gateway_require_own_uploads},
   };
   return kSettings;
 }
@@ -155,6 +174,50 @@ Status LoadPricing(const toml::table& t, const std::string& origin, ServeConfig*
   return Status::OK();
 }
 
+Status LoadGatewayKeyLimits(const toml::node& v, const std::string& origin, ServeConfig* c) {
+  const toml::array* arr = v.as_array();
+  if (arr == nullptr) {
+    return Status::InvalidArgument(Where(origin, v.source()) +
+                                   ": gateway.key_limits must be an array of tables");
+  }
+  for (const auto& m : *arr) {
+    const toml::table* t = m.as_table();
+    if (t == nullptr) {
+      return Status::InvalidArgument(Where(origin, m.source()) +
+                                     ": gateway.key_limits entries must be tables");
+    }
+    ServeConfig::GatewayKeyLimits limits;
+    for (const auto& [k, value] : *t) {
+      const std::string name(k.str());
+      if (name == "key_id") {
+        auto s = value.value_exact<std::string>();
+        if (!s || s->empty()) {
+          return Status::InvalidArgument(Where(origin, value.source()) +
+                                         ": gateway.key_limits.key_id must be a string");
+        }
+        limits.key_id = *s;
+      } else if (name == "max_pixels" || name == "daily_token_limit") {
+        auto n = value.value_exact<int64_t>();
+        if (!n || *n < 0) {
+          return Status::InvalidArgument(Where(origin, value.source()) + ": gateway.key_limits." +
+                                         name + " must be a non-negative integer");
+        }
+        (name == "max_pixels" ? limits.max_pixels : limits.daily_token_limit) =
+            static_cast<uint64_t>(*n);
+      } else {
+        return Status::InvalidArgument(Where(origin, value.source()) +
+                                       ": unknown key gateway.key_limits." + name);
+      }
+    }
+    if (limits.key_id.empty()) {
+      return Status::InvalidArgument(Where(origin, m.source()) +
+                                     ": gateway.key_limits entry without key_id");
+    }
+    c->gateway_key_limits.push_back(std::move(limits));
+  }
+  return Status::OK();
+}
+
 Status Assign(const Setting& s, const toml::node& v, const std::string& origin, ServeConfig* c) {
   if (s.str != nullptr) {
     auto str = v.value_exact<std::string>();
@@ -207,6 +270,10 @@ Status LoadString(const std::string& text, const std::string& origin, ServeConfi
       }
       for (const auto& [sk, sv] : *section) {
         std::string full = key + "." + std::string(sk.str());
+        if (full == "gateway.key_limits") {
+          RETURN_IF_ERROR(LoadGatewayKeyLimits(sv, origin, c));
+          continue;
+        }
         const Setting* s = FindSetting(full);
         if (s == nullptr)
           return Status::InvalidArgument(Where(origin, sv.source()) + ": unknown key " + full);
@@ -283,6 +350,15 @@ Status Validate(const ServeConfig& c) {
   RETURN_IF_ERROR(SplitHostPort(c.listen, &host, &port).WithContext("listen"));
   if (!c.gateway_listen.empty()) {
     RETURN_IF_ERROR(SplitHostPort(c.gateway_listen, &host, &port).WithContext("gateway.listen"));
+  }
+  if (!c.gateway_listen.empty() && c.comfyui_upstream.empty()) {
+    return Status::InvalidArgument("gateway.listen needs gateway.comfyui_upstream");
+  }
+  if (c.gateway_duplicate_action != "flag" && c.gateway_duplicate_action != "refuse") {
+    return Status::InvalidArgument("gateway.duplicate_action must be \"flag\" or \"refuse\"");
+  }
+  if (c.gateway_require_own_uploads > 1) {
+    return Status::InvalidArgument("gateway.require_own_uploads must be 0 or 1");
   }
   if (c.data_dir.empty()) return Status::InvalidArgument("data_dir must not be empty");
   if (c.http_threads == 0 || c.http_threads > 64) {

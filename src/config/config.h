@@ -46,9 +46,27 @@ struct ServeConfig {
   uint64_t max_json_depth = 32;
   std::string pseudonym_key_file;  // empty: TOKENAUDIT_PSEUDONYM_KEY or the per-user default
 
-  // [gateway] (off unless listen is set)
+  // [gateway] (off unless listen is set; doc/gateway.md)
   std::string gateway_listen;
   std::string comfyui_upstream;
+  std::string gateway_ingest_key_file;  // required with the gateway: an `ingest` key, one line
+  std::string gateway_ingest_url;       // empty: this server's own API address
+  std::string gateway_spool_dir;        // empty: DATA_DIR/gateway-spool
+  std::string gateway_source = "comfyui-gateway";
+  std::string gateway_node_catalog_file;  // empty: the built-in node catalog
+  uint64_t gateway_max_pixels = 0;        // per model-node input image; 0: no cap
+  uint64_t gateway_daily_token_limit = 0;  // per user per UTC day; 0: no limit
+  uint64_t gateway_duplicate_window_s = 600;
+  std::string gateway_duplicate_action = "flag";  // flag | refuse
+  uint64_t gateway_require_own_uploads = 1;       // 1: LoadImage must name the user's upload
+  // [[gateway.key_limits]]: per API key (by key id) overrides of max_pixels and
+  // daily_token_limit; 0 keeps the gateway-wide value.
+  struct GatewayKeyLimits {
+    std::string key_id;
+    uint64_t max_pixels = 0;
+    uint64_t daily_token_limit = 0;
+  };
+  std::vector<GatewayKeyLimits> gateway_key_limits;
 
   // [pricing]
   ingest::CostTable pricing = ingest::CostTable::Default();

@@ -51,6 +51,46 @@ micros_per_tflop = 80000
   EXPECT_TRUE(Validate(c).ok());
 }
 
+TEST(ConfigTest, GatewaySectionAndKeyLimits) {
+  ServeConfig c;
+  Status s = LoadString(R"(
+[gateway]
+listen = "127.0.0.1:8188"
+comfyui_upstream = "http://127.0.0.1:8189"
+ingest_key_file = "/etc/tokenaudit/gateway.key"
+max_pixels = 4000000
+daily_token_limit = 50000
+duplicate_window_s = 60
+duplicate_action = "refuse"
+[[gateway.key_limits]]
+key_id = "0a1b2c3d"
+max_pixels = 16000000
+)",
+                        "gw.toml", &c);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(c.gateway_ingest_key_file, "/etc/tokenaudit/gateway.key");
+  EXPECT_EQ(c.gateway_max_pixels, 4000000u);
+  EXPECT_EQ(c.gateway_daily_token_limit, 50000u);
+  EXPECT_EQ(c.gateway_duplicate_window_s, 60u);
+  EXPECT_EQ(c.gateway_duplicate_action, "refuse");
+  ASSERT_EQ(c.gateway_key_limits.size(), 1u);
+  EXPECT_EQ(c.gateway_key_limits[0].key_id, "0a1b2c3d");
+  EXPECT_EQ(c.gateway_key_limits[0].max_pixels, 16000000u);
+  EXPECT_EQ(c.gateway_key_limits[0].daily_token_limit, 0u);
+  EXPECT_TRUE(Validate(c).ok());
+  c.gateway_duplicate_action = "warn";
+  EXPECT_FALSE(Validate(c).ok());
+  c.gateway_duplicate_action = "flag";
+  c.comfyui_upstream.clear();
+  EXPECT_FALSE(Validate(c).ok());
+
+  ServeConfig bad;
+  s = LoadString("[[gateway.key_limits]]\nmax_pixels = 5\n", "k.toml", &bad);
+  EXPECT_NE(s.message().find("without key_id"), std::string_view::npos) << s;
+  s = LoadString("[[gateway.key_limits]]\nkey_id = \"a\"\nmax_pixel = 5\n", "k.toml", &bad);
+  EXPECT_NE(s.message().find("gateway.key_limits.max_pixel"), std::string_view::npos) << s;
+}
+
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
   ServeConfig c;
   Status s = LoadString("[ledger]\ndurabilty = \"sync\"\n", "a.toml", &c);

@@ -13,12 +13,15 @@
 #include "src/auth/key_store.h"
 #include "src/auth/pseudonym_secret.h"
 #include "src/auth/pseudonymizer.h"
+#include "src/comfy/node_catalog.h"
 #include "src/config/config.h"
+#include "src/gateway/gateway.h"
 #include "src/http/http_server.h"
 #include "src/ingest/service.h"
 #include "src/metrics/metrics.h"
 #include "tools/tokenaudit/commands.h"
 #include "tokenaudit/env.h"
+#include "tokenaudit/client.h"
 #include "tokenaudit/ledger.h"
 
 namespace tokenaudit::cli {
@@ -45,6 +48,36 @@ int Fail(const std::string& what, const Status& s) {
   return s.code() == StatusCode::kCorruption ? kExitFailed : kExitUsage;
 }
 
+// The ComfyUI gateway's settings, checked before anything starts so a bad gateway config never
+// leaves a half-started server.
+struct GatewaySetup {
+  std::string ingest_key;
+  comfy::NodeCatalog catalog = comfy::NodeCatalog::Default();
+};
+
+Status PrepareGateway(const config::ServeConfig& cfg, GatewaySetup* setup) {
+  if (cfg.gateway_ingest_key_file.empty()) {
+    return Status::FailedPrecondition(
+        "the ComfyUI gateway needs gateway.ingest_key_file: a file holding a key of role ingest "
+        "(tokenaudit keys create --role ingest --name comfy-gateway > FILE)");
+  }
+  auto key = ReadFileToString(Env::Default(), cfg.gateway_ingest_key_file);
+  if (!key.ok()) return key.status().WithContext("gateway.ingest_key_file");
+  std::string k = *key;
+  while (!k.empty() && (k.back() == '\n' || k.back() == '\r' || k.back() == ' ')) k.pop_back();
+  if (k.empty()) return Status::InvalidArgument("gateway.ingest_key_file is empty");
+  setup->ingest_key = std::move(k);
+  if (!cfg.gateway_node_catalog_file.empty()) {
+    auto text = ReadFileToString(Env::Default(), cfg.gateway_node_catalog_file);
+    if (!text.ok()) return text.status().WithContext("gateway.node_catalog_file");
+    auto catalog = comfy::NodeCatalog::FromToml(*text, cfg.gateway_node_catalog_file,
+                                                comfy::NodeCatalog::Default());
+    if (!catalog.ok()) return catalog.status();
+    setup->catalog = std::move(*catalog);
+  }
+  return Status::OK();
+}
+
 int RunServe(const ServeArgs& args) {
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t sigs;
@@ -64,9 +97,9 @@ int RunServe(const ServeArgs& args) {
   if (!args.durability.empty()) cfg.durability = args.durability;
   if (!args.pseudonym_key_file.empty()) cfg.pseudonym_key_file = args.pseudonym_key_file;
   if (!(s = config::Validate(cfg)).ok()) return Fail("config", s);
-  if (!cfg.gateway_listen.empty()) {
-    Log("the ComfyUI gateway is not in this build yet; gateway.listen " + cfg.gateway_listen +
-        " is ignored");
+  GatewaySetup gateway_setup;
+  if (!cfg.gateway_listen.empty() && !(s = PrepareGateway(cfg, &gateway_setup)).ok()) {
+    return Fail("gateway", s);
   }
 
   Env* env = Env::Default();
@@ -147,9 +180,69 @@ int RunServe(const ServeArgs& args) {
         cfg.data_dir + " --role admin --name admin");
   }
 
+  // The ComfyUI gateway records through the client library like any producer: a user's request
+  // never waits for the ledger, and records survive an outage of the ingest API in the spool.
+  std::unique_ptr<Client> gateway_client;
+  std::unique_ptr<gateway::Gateway> gateway;
+  if (!cfg.gateway_listen.empty()) {
+    ClientOptions co;
+    co.url = cfg.gateway_ingest_url.empty() ? "http://" + (*server)->address()
+                                            : cfg.gateway_ingest_url;
+    co.api_key = gateway_setup.ingest_key;
+    co.source = cfg.gateway_source;
+    co.spool_dir = cfg.gateway_spool_dir.empty() ? cfg.data_dir + "/gateway-spool"
+                                                 : cfg.gateway_spool_dir;
+    co.on_rejected = [](const RejectedRecord& r) {
+      Log("gateway record refused by the ingest API: HTTP " + std::to_string(r.http_status) +
+          " " + r.code + " " + r.field);
+    };
+    auto client = Client::Create(co);
+    if (!client.ok()) {
+      (*server)->Shutdown(0);
+      return Fail("gateway record client", client.status());
+    }
+    gateway_client = std::move(*client);
+    gateway::GatewayOptions go;
+    if (!(s = config::SplitHostPort(cfg.gateway_listen, &go.host, &go.port)).ok()) {
+      (*server)->Shutdown(0);
+      return Fail("gateway.listen", s);
+    }
+    go.upstream = cfg.comfyui_upstream;
+    go.source = cfg.gateway_source;
+    go.catalog = gateway_setup.catalog;
+    go.costs = cfg.pricing;
+    go.require_own_uploads = cfg.gateway_require_own_uploads != 0;
+    go.admission.max_pixels = cfg.gateway_max_pixels;
+    go.admission.daily_token_limit = cfg.gateway_daily_token_limit;
+    go.admission.duplicate_window_s = static_cast<int64_t>(cfg.gateway_duplicate_window_s);
+    go.admission.refuse_duplicates = cfg.gateway_duplicate_action == "refuse";
+    for (const auto& kl : cfg.gateway_key_limits) {
+      go.admission.key_limits[kl.key_id] = {kl.max_pixels, kl.daily_token_limit};
+    }
+    Client* records = gateway_client.get();
+    auto gw = gateway::Gateway::Start(std::move(go), keys->get(), [records](UsageRecord r) {
+      Status rs = records->Record(std::move(r));
+      if (!rs.ok()) Log("gateway record not queued: " + rs.ToString());
+    });
+    if (!gw.ok()) {
+      (*server)->Shutdown(0);
+      return Fail("gateway", gw.status());
+    }
+    gateway = std::move(*gw);
+    // Scripts read this line too.
+    std::printf("tokenaudit gateway listening on http://%s (ComfyUI %s)\n",
+                gateway->address().c_str(), cfg.comfyui_upstream.c_str());
+    std::fflush(stdout);
+  }
+
   int sig = 0;
   sigwait(&sigs, &sig);
   Log("signal " + std::to_string(sig) + ": draining requests and syncing the log");
+  if (gateway) {
+    gateway->Shutdown();
+    Status cs = gateway_client->Close(std::chrono::milliseconds(cfg.shutdown_drain_ms));
+    if (!cs.ok()) Log("gateway records: " + cs.ToString());
+  }
   (*server)->Shutdown(static_cast<uint32_t>(cfg.shutdown_drain_ms));
   s = (*ledger)->Close();
   if (!s.ok()) return Fail("closing the ledger", s);
