@@ -36,6 +36,7 @@ struct UsageRecord {
   std::string model;          // "gen_ai.request.model"
   std::string model_variant;  // "model_variant"
   std::string device;         // "device"
+  std::string duplicate_of;   // "duplicate_of": the earlier record this run repeats
 
   std::optional<int64_t> input_width;             // "input.width"
   std::optional<int64_t> input_height;            // "input.height"

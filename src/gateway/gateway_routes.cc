@@ -275,7 +275,7 @@ void GatewayServer::PostPrompt(const Caller& caller, GwRequest r, Respond respon
           Result<UpstreamReply> u) {
         if (!u.ok()) {
           // Perhaps queued, perhaps not: /history and /queue decide (now, or after reconnect).
-          recorder_.MarkGap();
+          recorder_.MarkGap(prompt_id);
           ReconcilePrompts({prompt_id}, "upstream_lost");
           return respond(Unavailable(u.status()));
         }

@@ -44,6 +44,7 @@ UsageRecord RunRecorder::Base(const Prompt& p) const {
   r.user = p.info.user;
   r.workflow = p.info.workflow_name;
   r.workflow_hash = p.info.workflow_hash;
+  if (!p.info.duplicate_of.empty()) r.duplicate_of = PromptRecordId(p.info.duplicate_of);
   r.capture = "gateway";
   return r;
 }
@@ -201,6 +202,11 @@ void RunRecorder::MarkGap() {
   for (auto& [id, p] : prompts_) {
     if (!p.finished) p.gap = true;
   }
+}
+
+void RunRecorder::MarkGap(const std::string& prompt_id) {
+  auto it = prompts_.find(prompt_id);
+  if (it != prompts_.end() && !it->second.finished) it->second.gap = true;
 }
 
 bool RunRecorder::Reconcile(const std::string& prompt_id, const HistoryOutcome& h,

@@ -55,7 +55,9 @@ struct PromptInfo {
   std::string workflow_hash;  // "sha256:<hex>"; empty when it could not be computed
   std::string task_type;      // of the first model node; empty when none
   std::vector<RecordableNode> nodes;  // workflow order
-  std::string duplicate_of;           // flagged duplicate: the earlier prompt's id
+  // Flagged duplicate: the earlier prompt's id; every record of this prompt then has
+  // `duplicate_of` = that prompt's record id (`<id>/prompt`).
+  std::string duplicate_of;
   int64_t submitted_us = 0;
 };
 
@@ -83,6 +85,8 @@ class RunRecorder {
 
   // The upstream stream had a gap: every active prompt may have missed events.
   void MarkGap();
+  // Only `prompt_id` may have missed events (its submission's reply was lost).
+  void MarkGap(const std::string& prompt_id);
   // Finishes `prompt_id` from its /history entry if that entry is finished; returns whether the
   // prompt is finished (now or before). A prompt the history does not know is left active.
   bool Reconcile(const std::string& prompt_id, const HistoryOutcome& history, int64_t now_us);

@@ -158,6 +158,16 @@ TEST_F(RunRecorderTest, RejectedPromptHasOneRecordWithItsInput) {
   EXPECT_EQ(out_[0].model, "ddcolor_paper_tiny");
 }
 
+TEST_F(RunRecorderTest, FlaggedDuplicateNamesTheEarlierPromptOnEveryRecord) {
+  PromptInfo info = Info("d");
+  info.duplicate_of = "first";
+  rec_.Submitted(info, false);
+  rec_.OnEvent(Ev(R"({"type":"execution_cached","data":{"nodes":["1","2","5"],"prompt_id":"d"}})"), 5);
+  rec_.OnEvent(Ev(R"({"type":"execution_success","data":{"prompt_id":"d"}})"), 6);
+  ASSERT_EQ(out_.size(), 3u);
+  for (const UsageRecord& r : out_) EXPECT_EQ(r.duplicate_of, "first/prompt") << r.id;
+}
+
 TEST_F(RunRecorderTest, EventsOfUnknownPromptsAndOddNodeIdsAreSafe) {
   rec_.OnEvent(Ev(Executing("nobody", "2")), 1);
   EXPECT_TRUE(out_.empty());

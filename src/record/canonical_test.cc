@@ -44,7 +44,8 @@ TEST(CanonicalTest, EveryFieldGoldenPinsTheKeyOrder) {
   }
   const std::string t = R"("1970-01-01T00:00:00.000000Z")";
   EXPECT_EQ(EncodeCanonical(r),
-            R"({"capture":"s","cost_micros":1,"device":"s","duration_ms":1,"error.type":"s",)"
+            R"({"capture":"s","cost_micros":1,"device":"s","duplicate_of":"s","duration_ms":1,)"
+            R"("error.type":"s",)"
             R"("gen_ai.operation.name":"s","gen_ai.request.model":"s",)"
             R"("gen_ai.usage.input_tokens":1,"gen_ai.usage.output_tokens":1,"id":"s",)"
             R"("input.batch":1,"input.hash":"s","input.height":1,"input.model_input_size":1,)"

@@ -43,6 +43,7 @@ inline constexpr FieldSpec kRecordFields[] = {
     field_internal::S("capture", &UsageRecord::capture),
     field_internal::N("cost_micros", FieldKind::kInteger, &UsageRecord::cost_micros),
     field_internal::S("device", &UsageRecord::device),
+    field_internal::S("duplicate_of", &UsageRecord::duplicate_of),
     field_internal::N("duration_ms", FieldKind::kInteger, &UsageRecord::duration_ms),
     field_internal::S("error.type", &UsageRecord::error_type),
     field_internal::S("gen_ai.operation.name", &UsageRecord::operation_name),
@@ -144,8 +145,8 @@ constexpr int FindRecordField(std::string_view name) {
   return -1;
 }
 
-static_assert(FindRecordField("capture") == 0 && FindRecordField("workflow_hash") == 31 &&
-              FindRecordField("input.hash") == 11 && FindRecordField("input.hasH") == -1 &&
+static_assert(FindRecordField("capture") == 0 && FindRecordField("workflow_hash") == 32 &&
+              FindRecordField("input.hash") == 12 && FindRecordField("input.hasH") == -1 &&
               FindRecordField("") == -1);
 
 }  // namespace tokenaudit::record

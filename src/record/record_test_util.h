@@ -98,7 +98,7 @@ inline UsageRecord RandomValidRecord(std::mt19937_64& rng) {
       &UsageRecord::workflow,      &UsageRecord::workflow_hash,  &UsageRecord::node_id,
       &UsageRecord::node_type,     &UsageRecord::operation_name, &UsageRecord::model,
       &UsageRecord::model_variant, &UsageRecord::device,         &UsageRecord::price_version,
-      &UsageRecord::error_type};
+      &UsageRecord::error_type,    &UsageRecord::duplicate_of};
   for (auto member : free_text) {
     if (coin()) r.*member = RandomText(rng, 60, false);
   }

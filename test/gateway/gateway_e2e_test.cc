@@ -105,7 +105,7 @@ std::string RejectedRecordId(const std::string& body) {
 }
 
 struct StoredRecord {
-  std::string id, status, error_type, node_id;
+  std::string id, status, error_type, node_id, duplicate_of;
   bool has_duration = false;
 };
 
@@ -216,6 +216,7 @@ class GatewayE2eTest : public ServeTest {
         std::string_view v;
         if (e["error.type"].get_string().get(v) == simdjson::SUCCESS) s.error_type = v;
         if (e["node_id"].get_string().get(v) == simdjson::SUCCESS) s.node_id = v;
+        if (e["duplicate_of"].get_string().get(v) == simdjson::SUCCESS) s.duplicate_of = v;
         uint64_t d;
         s.has_duration = e["duration_ms"].get_uint64().get(d) == simdjson::SUCCESS;
         out[s.id.substr(0, s.id.find('/'))].push_back(s);
@@ -455,7 +456,10 @@ TEST_F(GatewayE2eTest, CachedRerunNodeErrorInterruptAndUiWorkflow) {
   (void)ws->Until("\"node\":null,\"prompt_id\":\"" + from_ui + "\"");
   ExpectRecordsReconcile();
   auto records = GatewayRecords();
+  // The re-run repeats the first prompt's user, input and parameters: flagged on every record.
+  ASSERT_EQ(records[cached].size(), 2u);
   for (const StoredRecord& r : records[cached]) {
+    EXPECT_EQ(r.duplicate_of, first + "/prompt") << r.id;
     if (r.node_id == "2") {
       EXPECT_EQ(r.status, "cached");
       EXPECT_FALSE(r.has_duration);
@@ -465,6 +469,7 @@ TEST_F(GatewayE2eTest, CachedRerunNodeErrorInterruptAndUiWorkflow) {
     if (r.node_id == "2") EXPECT_EQ(r.error_type, "FileNotFoundError");
   }
   for (const StoredRecord& r : records[first]) {
+    EXPECT_EQ(r.duplicate_of, "") << r.id;
     if (r.node_id == "2") EXPECT_TRUE(r.has_duration);
   }
 }
