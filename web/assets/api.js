@@ -94,7 +94,7 @@ export class Api {
     const kMaxPages = 5;
     let small = 0;         // a span known to hold fewer than n matches
     let big = Infinity;    // a span known to hold more than kMaxPages pages of matches
-    let span = 4096;
+    let span = 4 * n;
     let best = [];
     for (let attempt = 0; attempt < 24; ++attempt) {
       const start = Math.max(0, size - span);
@@ -114,7 +114,7 @@ export class Api {
         best = rows;
         if (rows.length >= n || start === 0) break;
         small = span;
-        span = big === Infinity ? span * 16 : Math.floor((small + big) / 2);
+        span = big === Infinity ? span * 8 : Math.floor((small + big) / 2);
       } else {
         big = span;
         span = Math.max(n, Math.floor((small + big) / 2));

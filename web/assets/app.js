@@ -108,57 +108,55 @@ async function refresh() {
   const reader = isReader();
   const span = spanParams();
   const agg = [...span, ['tz', state.zone]];
-  // Created (and so sent) in the order they are drawn: the core panels first.
-  const queries = {
-    kpi: api.usage([...agg, ['measures', 'count,tokens,cost,distinct_users,duration_p50,duration_p95']]),
-    trend: api.usage([...agg, ['window', state.window], ['measures', 'count,tokens,cost']]),
-    model: api.usage([...agg, ['group_by', 'model'], ['order_by', 'tokens'], ['limit', '15'],
-                      ['measures', 'count,tokens,cost,duration_p50,duration_p95']]),
-    workflow: api.usage([...agg, ['group_by', 'workflow'], ['order_by', 'tokens'], ['limit', '15'],
-                         ['measures', 'count,tokens,cost,duration_p50,duration_p95']]),
+  // Two stages: the core panels' queries first, the slower ones (a scan of every record for
+  // anomalies and duplicates, the scatter's two, recent records) only once those are answered,
+  // so they do not compete for the server's cores while the first view is drawn.
+  const core = {
+    kpi: () => api.usage([...agg, ['measures', 'count,tokens,cost,distinct_users,duration_p50,duration_p95']]),
+    trend: () => api.usage([...agg, ['window', state.window], ['measures', 'count,tokens,cost']]),
+    model: () => api.usage([...agg, ['group_by', 'model'], ['order_by', 'tokens'], ['limit', '15'],
+                            ['measures', 'count,tokens,cost,duration_p50,duration_p95']]),
+    workflow: () => api.usage([...agg, ['group_by', 'workflow'], ['order_by', 'tokens'], ['limit', '15'],
+                               ['measures', 'count,tokens,cost,duration_p50,duration_p95']]),
   };
   if (reader) {
-    queries.ranking = api.top([...agg, ['by', 'user'], ['measure', state.rankBy], ['k', '10'],
-                               ['measures', 'count,tokens,cost']]);
+    core.ranking = () => api.top([...agg, ['by', 'user'], ['measure', state.rankBy], ['k', '10'],
+                                  ['measures', 'count,tokens,cost']]);
   }
-  queries.events = api.recentEvents(span, kRecentRecords, state.size);
-  queries.buckets = api.usage([...agg, ['group_by', 'resolution,model'], ['resolution_step', '0.5'],
-                               ['measures', 'count,duration_avg,megapixels_avg']]);
-  queries.fit = api.usage([...agg, ['group_by', 'model'],
-                           ['measures', 'count,ms_per_megapixel,ms_at_zero_megapixels,fit_r2']]);
-  queries.duplicates = api.duplicates([...span, ['limit', '20']]);
-  if (reader) queries.anomalies = api.anomalies([...span, ['limit', '20']]);
-  // Each panel is drawn as soon as its answer arrives: a slow panel (anomalies over millions of
-  // records) does not hold back the others.
+  const rest = {
+    events: () => api.recentEvents(span, kRecentRecords, state.size),
+    buckets: () => api.usage([...agg, ['group_by', 'resolution,model'], ['resolution_step', '0.5'],
+                              ['measures', 'count,duration_avg,megapixels_avg']]),
+    fit: () => api.usage([...agg, ['group_by', 'model'],
+                          ['measures', 'count,ms_per_megapixel,ms_at_zero_megapixels,fit_r2']]),
+    duplicates: () => api.duplicates([...span, ['limit', '20']]),
+  };
+  if (reader) rest.anomalies = () => api.anomalies([...span, ['limit', '20']]);
   const renderers = {
     kpi: renderKpis,
     trend: (a) => renderTrend(a, view),
     model: (a) => renderBreakdown('by-model', a, 'model'),
     workflow: (a) => renderBreakdown('by-workflow', a, 'workflow'),
-    duplicates: renderDuplicates,
-    events: renderEvents,
     ranking: renderRanking,
+    events: renderEvents,
+    duplicates: renderDuplicates,
     anomalies: renderAnomalies,
   };
-  const core = ['kpi', 'trend', 'model', 'workflow', 'ranking'];
   let firstError = null;
   const r = {};
-  const pending = Object.entries(queries).map(([name, promise]) => ({
-    name,
-    done: promise.then((answer) => {
-      r[name] = answer;
-    }, (error) => {
-      firstError ||= error;
-    }),
+  // Sends a stage's queries at once and draws each panel as soon as its own answer is in.
+  const stage = (queries) => Promise.all(Object.entries(queries).map(async ([name, query]) => {
+    try {
+      r[name] = await query();
+    } catch (e) {
+      firstError ||= e;
+      return;
+    }
+    if (renderers[name]) renderers[name](r[name]);
   }));
-  // Draws the named panels, each as soon as its own answer is in.
-  const draw = (names) => Promise.all(pending.filter((p) => names.includes(p.name)).map(async (p) => {
-    await p.done;
-    if (r[p.name] !== undefined && renderers[p.name]) renderers[p.name](r[p.name]);
-  }));
-  await draw(core);
+  await stage(core);
   markView('tokenaudit-first-view');
-  await draw(Object.keys(queries).filter((name) => !core.includes(name)));
+  await stage(rest);
   if (r.buckets && r.fit) renderScatter(r.buckets, r.fit);
   if (firstError instanceof ApiError && firstError.status === 401) {
     return signOut('the key is no longer accepted');
