@@ -1,8 +1,11 @@
 // A compact in-memory index of usage records for GET /v1/events: per record its seq, time and
 // dictionary codes of tenant, user, model, workflow and status (about 32 bytes a record). Filters
 // scan it from a cursor; the records themselves are read back from the ledger. Rebuilt from the
-// log at startup. The columnar query engine (a later issue) replaces the scan for aggregates.
-// Thread-safe.
+// log at startup. Thread-safe.
+//
+// No longer used by the service: GET /v1/events is answered from the query engine's columns
+// (query::FindEventSeqs), which hold the same fields. Kept only until bench/query's memory
+// breakdown stops comparing against it; then remove.
 
 #ifndef TOKENAUDIT_INGEST_EVENT_INDEX_H_
 #define TOKENAUDIT_INGEST_EVENT_INDEX_H_

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "src/ingest/service.h"
+#include "src/query/usage_findings.h"
 #include "src/record/rfc3339.h"
 #include "src/util/json_string.h"
 #include "src/util/parse_number.h"
@@ -12,6 +13,15 @@ namespace {
 
 using http::ErrorResponse;
 using http::HttpResponse;
+
+// The parameters of GET /v1/events.
+struct EventFilter {
+  std::optional<std::string> tenant, user, model, workflow, status;
+  std::optional<int64_t> from_us;  // time >= from
+  std::optional<int64_t> to_us;    // time < to
+  uint64_t after_seq = 0;          // cursor: only seqs >= after_seq
+  size_t limit = 100;
+};
 
 
 }  // namespace
@@ -95,8 +105,25 @@ void Service::GetEvents(const auth::Principal& who, const http::HttpRequest& req
     }
     f.tenant = who.tenant;
   }
+  // The listing comes from the query engine's columns, which hold every acknowledged record.
+  query::FindingScope scope;
+  scope.from_us = f.from_us;
+  scope.to_us = f.to_us;
+  for (const auto& [dim, value] :
+       std::vector<std::pair<query::Dim, std::optional<std::string>>>{
+           {query::Dim::kTenant, f.tenant}, {query::Dim::kUser, f.user},
+           {query::Dim::kModel, f.model}, {query::Dim::kWorkflow, f.workflow},
+           {query::Dim::kStatus, f.status}}) {
+    if (value) scope.filters.push_back({dim, {*value}});
+  }
   uint64_t next = 0;
-  std::vector<uint64_t> seqs = events_.Find(f, &next);
+  Result<std::vector<uint64_t>> found =
+      query::FindEventSeqs(usage_, scope, f.after_seq, f.limit, &next);
+  if (!found.ok()) {
+    respond(ErrorResponse(500, "internal", found.status().ToString()));
+    return;
+  }
+  const std::vector<uint64_t>& seqs = *found;
   std::string body = "{\"events\":[";
   for (size_t i = 0; i < seqs.size(); ++i) {
     std::string payload;

@@ -2,12 +2,12 @@
 //
 // Threads. Everything up to the append runs on the HTTP I/O thread that received the request,
 // one item at a time in a reused record, so that what stays alive until the append completes is
-// small: per appended record its canonical bytes, its dedup key and its 32-byte event-index row.
-// The ledger calls back on its writer thread; that callback only copies the precomputed rows into
-// the event index (cheap, and in seq order because the writer completes in seq order) and posts
-// the rest back to the I/O threads, so the writer goes straight on to its next group commit.
-// There, the dedup claims are committed (waking requests that wait on the same ids), and the
-// answer is built and sent. Every answer still waits for the fdatasync covering its records.
+// small: per appended record its canonical bytes, its dedup key and its query-engine row. The
+// ledger calls back on its writer thread; that callback only posts the rest back to the I/O
+// threads, so the writer goes straight on to its next group commit. There, the rows join the
+// query engine (queryable before the answer leaves), the dedup claims are committed (waking
+// requests that wait on the same ids), and the answer is built and sent. Every answer still
+// waits for the fdatasync covering its records.
 
 #include <algorithm>
 #include <atomic>
@@ -54,7 +54,6 @@ struct Service::IngestCall {
   // The appended part: item to_append[j] is stored at first_seq + j once append_status is OK.
   std::vector<uint32_t> to_append;
   std::vector<DedupIndex::Key> keys;
-  std::vector<EventIndex::Row> rows;
   std::vector<query::Row> usage_rows;  // seq filled in when the append completes
   Status append_status;
   uint64_t first_seq = 0;
@@ -81,7 +80,6 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
   // Items that passed every check, in body order: candidates[j] is their index.
   std::vector<uint32_t> candidates;
   std::vector<DedupIndex::Key> keys;
-  std::vector<EventIndex::Row> rows;
   std::vector<query::Row> usage_rows;
   std::vector<std::string> payloads;
   if (*format == record::BodyFormat::kNdjson) {
@@ -91,7 +89,6 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     call->results.reserve(lines);
     candidates.reserve(lines);
     keys.reserve(lines);
-    rows.reserve(lines);
     usage_rows.reserve(lines);
     payloads.reserve(lines);
   }
@@ -118,7 +115,6 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
         }
         candidates.push_back(index);
         keys.push_back(DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id));
-        rows.push_back(events_.MakeRow(item.record));
         usage_rows.push_back(usage_.MakeRow(item.record, 0));
         payloads.push_back(std::move(payload));
       });
@@ -163,25 +159,21 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     if (claims[j] != DedupIndex::Claim::kNew) continue;
     call->to_append.push_back(candidates[j]);
     keys[kept] = keys[j];
-    rows[kept] = rows[j];
     usage_rows[kept] = usage_rows[j];
     if (kept != j) payloads[kept] = std::move(payloads[j]);
     ++kept;
   }
   if (kept > 0) {
     keys.resize(kept);
-    rows.resize(kept);
     usage_rows.resize(kept);
     payloads.resize(kept);
     if (!call->batch) call->stored = payloads[0];
     call->keys = std::move(keys);
-    call->rows = std::move(rows);
     call->usage_rows = std::move(usage_rows);
     call->outstanding.fetch_add(1);
     ledger_->AppendAsync(std::move(payloads), RecordType::kUsage,
                          [this, call](const Status& s, uint64_t first_seq) mutable {
-                           // The writer thread: only the seq-ordered row copy happens here.
-                           if (s.ok()) events_.AddRows(first_seq, call->rows);
+                           // The writer thread: nothing but the hand-off happens here.
                            call->append_status = s;
                            call->first_seq = first_seq;
                            std::shared_ptr<IngestCall> c = std::move(call);  // freed off-writer

@@ -124,7 +124,6 @@ Status Service::Rebuild(const std::function<void(uint64_t, uint64_t)>& progress)
 
 void Service::IndexStored(uint64_t seq, const UsageRecord& r) {
   dedup_.Insert(DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
-  events_.Add(seq, r);
   if (seq < usage_loaded_.size() && usage_loaded_[seq]) return;  // in a loaded column chunk
   const query::Row row = usage_.MakeRow(r, seq);
   usage_.Add({&row, 1});

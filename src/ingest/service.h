@@ -18,7 +18,6 @@
 #include "src/ingest/cost_table.h"
 #include "src/ingest/dedup_index.h"
 #include "src/ingest/enricher.h"
-#include "src/ingest/event_index.h"
 #include "src/metrics/metrics.h"
 #include "src/query/usage_params.h"
 #include "src/query/usage_store.h"
@@ -79,7 +78,7 @@ class Service final : public http::HttpHandler {
   // 503 if the ledger cannot record it: no unaudited reads).
   void AuditRead(const auth::Principal& who, std::string_view what, uint64_t result_count,
                  http::Responder respond, std::function<void()> then);
-  // Indexes a stored record (dedup, event index, usage columns). Thread-safe.
+  // Indexes a stored record (dedup, usage columns). Thread-safe.
   void IndexStored(uint64_t seq, const UsageRecord& r);
   // Finishes a POST's append on an I/O thread: dedup commit or abort, counters, then Finish.
   void CompleteAppend(std::shared_ptr<IngestCall> call);
@@ -92,7 +91,6 @@ class Service final : public http::HttpHandler {
   const Enricher enricher_;
   const ServiceOptions options_;
   DedupIndex dedup_;
-  EventIndex events_;
   query::UsageStore usage_;  // the query engine's columns
   std::vector<bool> usage_loaded_;  // seqs the columns held at startup (set by Rebuild)
   RebuildReport rebuild_report_;
