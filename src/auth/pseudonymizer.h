@@ -34,6 +34,21 @@ namespace tokenaudit::auth {
 inline constexpr size_t kMinPseudonymSecretBytes = 32;
 inline constexpr std::string_view kUserPseudonymPrefix = "u_";
 inline constexpr size_t kUserPseudonymChars = 22;  // base64url characters after "u_" (132 bits)
+// True for "u_" followed by exactly 22 base64url characters: what UserPseudonym returns. A user
+// field of that shape is already a pseudonym (a gateway forwarding an authenticated user, a
+// query naming one) and is not pseudonymised again.
+inline bool IsUserPseudonym(std::string_view s) {
+  if (s.size() != kUserPseudonymPrefix.size() + kUserPseudonymChars ||
+      s.substr(0, kUserPseudonymPrefix.size()) != kUserPseudonymPrefix) {
+    return false;
+  }
+  for (char c : s.substr(kUserPseudonymPrefix.size())) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
 inline constexpr std::string_view kRedactedPrefix = "redacted:";
 inline constexpr size_t kRedactedHexChars = 16;
 

@@ -96,7 +96,9 @@ bool Enricher::Enrich(const auth::Principal& who, UsageRecord* r,
       return false;
     }
   }
-  if (!r->user.empty()) PseudonymizeUser(&r->user);
+  // A user already in pseudonym form (the gateway forwards the key's pseudonym) is kept: hashing
+  // it again would file the records under a user nobody can query.
+  if (!r->user.empty() && !auth::IsUserPseudonym(r->user)) PseudonymizeUser(&r->user);
   for (std::string* field : {&r->id, &r->source, &r->workflow, &r->node_id, &r->node_type,
                              &r->model_variant, &r->device, &r->error_type, &r->operation_name,
                              &r->model, &r->workflow_hash}) {

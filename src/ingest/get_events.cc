@@ -65,7 +65,7 @@ void Service::GetEvents(const auth::Principal& who, const http::HttpRequest& req
   for (const auto& [k, v] : req.query) {
     if (k == "user") {
       // A raw name is pseudonymised here, so it is neither matched raw nor recorded raw.
-      f.user = v.rfind("u_", 0) == 0 ? v : pseudonymizer_->UserPseudonym(v);
+      f.user = auth::IsUserPseudonym(v) ? v : pseudonymizer_->UserPseudonym(v);
     } else if (k == "model") {
       f.model = v;
     } else if (k == "workflow") {

@@ -21,6 +21,7 @@ void Service::GetUsage(const auth::Principal& who, const http::HttpRequest& req,
   ctx.user_pseudonym = [this](std::string_view raw) {
     return pseudonymizer_->UserPseudonym(raw);
   };
+  ctx.is_pseudonym = auth::IsUserPseudonym;
   query::ParsedParams parsed;
   query::ParamError err;
   if (!query::ParseUsageParams(req.query, endpoint, ctx, &parsed, &err)) {

@@ -148,7 +148,7 @@ bool ParseUsageParams(const std::vector<std::pair<std::string, std::string>>& pa
     } else if (std::optional<Dim> d = ParseDim(k); d && *d != Dim::kTime) {
       // A filter: repeated parameters are alternatives.
       std::string value = v;
-      if (*d == Dim::kUser && !value.empty() && value.rfind("u_", 0) != 0) {
+      if (*d == Dim::kUser && !value.empty() && !ctx.is_pseudonym(value)) {
         value = ctx.user_pseudonym(value);  // never matched or kept raw
       }
       if (*d == Dim::kResolution || *d == Dim::kModelInputSize) {

@@ -41,8 +41,10 @@ struct ParsedParams {
 struct ParamContext {
   // A time zone by name ("UTC", "+02:00", "Europe/Berlin").
   std::function<Result<std::shared_ptr<const TimeZone>>(std::string_view)> zone;
-  // The stored form of a `user` filter value: a raw name becomes its pseudonym.
+  // The stored form of a `user` filter value: a raw name becomes its pseudonym; values for which
+  // `is_pseudonym` holds are taken as they are.
   std::function<std::string(std::string_view)> user_pseudonym;
+  std::function<bool(std::string_view)> is_pseudonym;
 };
 
 // False and *error set on the first bad parameter.

@@ -14,6 +14,7 @@ ParamContext Context() {
   ParamContext ctx;
   ctx.zone = [](std::string_view name) { return TimeZoneDatabase::Default()->Get(name); };
   ctx.user_pseudonym = [](std::string_view raw) { return "u_pseudo_" + std::string(raw); };
+  ctx.is_pseudonym = [](std::string_view v) { return v.rfind("u_pseudo_", 0) == 0; };
   return ctx;
 }
 

@@ -130,6 +130,26 @@ TEST_F(UsageE2eTest, AggregatesRolesAuditAndRebuild) {
   EXPECT_NE(cli_bad.err.find("window"), std::string::npos) << cli_bad.err;
 }
 
+TEST_F(UsageE2eTest, AUserAlreadyInPseudonymFormIsKeptAsItIs) {
+  // The ComfyUI gateway knows a user only by the key's pseudonym and forwards that.
+  StartServer();
+  HttpResult who = Get(alice_, "/v1/whoami");
+  ASSERT_EQ(who.status, 200) << who.body;
+  const size_t at = who.body.find("\"user\":\"u_");
+  ASSERT_NE(at, std::string::npos) << who.body;
+  const std::string pseudonym = who.body.substr(at + 8, 24);
+  HttpResult post = Post(ingest_, RecordFor(1, pseudonym, "model-p", 100, 100));
+  ASSERT_EQ(post.status, 200) << post.body;
+  EXPECT_NE(post.body.find("\"user\":\"" + pseudonym + "\""), std::string::npos) << post.body;
+  HttpResult mine = Get(alice_, "/v1/usage?measures=count");
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_NE(mine.body.find("\"count\":1"), std::string::npos) << mine.body;
+  // Something merely starting with u_ is a name like any other: pseudonymised.
+  HttpResult odd = Post(ingest_, RecordFor(2, "u_not-a-pseudonym", "model-p", 100, 100));
+  ASSERT_EQ(odd.status, 200) << odd.body;
+  EXPECT_EQ(odd.body.find("u_not-a-pseudonym"), std::string::npos) << odd.body;
+}
+
 TEST_F(UsageE2eTest, ColumnChunksPersistAndAreRebuiltWhenDeletedOrDamaged) {
   StartServer();
   // 70,000 records: one sealed chunk of 65,536 rows on disk, the rest in the tail.

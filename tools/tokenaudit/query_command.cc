@@ -133,6 +133,7 @@ int RunLocal(const QueryArgs& a, std::vector<std::pair<std::string, std::string>
   std::unique_ptr<auth::Pseudonymizer> pseudonymizer;
   query::ParamContext ctx;
   ctx.zone = [](std::string_view name) { return query::TimeZoneDatabase::Default()->Get(name); };
+  ctx.is_pseudonym = auth::IsUserPseudonym;
   std::string pseudonym_error;
   ctx.user_pseudonym = [&](std::string_view raw) -> std::string {
     if (!pseudonymizer) {
