@@ -65,7 +65,7 @@ Result<RowFilter> RowFilter::Make(const UsageStore& store, const std::vector<Fil
 }
 
 void RowFilter::Need(std::array<bool, kNumCols>* need) const {
-  (*need)[kTime] = true;
+  if (from_us_ || to_us_) (*need)[kTime] = true;
   for (const Resolved& r : filters_) {
     if (IsStringDim(r.dim)) (*need)[StringCol(r.dim)] = true;
     if (r.dim == Dim::kResolution) (*need)[kWidth] = (*need)[kHeight] = true;
@@ -86,9 +86,8 @@ bool RowFilter::Excludes(const SealedChunk& c) const {
 }
 
 bool RowFilter::Admits(const int64_t* const* cols, size_t i) const {
-  const int64_t t = cols[kTime][i];
-  if (from_us_ && t < *from_us_) return false;
-  if (to_us_ && t >= *to_us_) return false;
+  if (from_us_ && cols[kTime][i] < *from_us_) return false;
+  if (to_us_ && cols[kTime][i] >= *to_us_) return false;
   for (const Resolved& r : filters_) {
     if (!std::binary_search(r.values.begin(), r.values.end(), DimValue(r.dim, cols, i, step_))) {
       return false;

@@ -21,11 +21,13 @@ constexpr std::string_view kMeasureNames[kNumMeasures] = {
     "fit_r2"};
 
 using Key = std::array<int64_t, kNumDims>;
+// Hashes the first `n` parts (the rest are zero in every key of a query).
 struct KeyHash {
+  size_t n = kNumDims;
   size_t operator()(const Key& k) const {
     uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int64_t v : k) {
-      h ^= static_cast<uint64_t>(v) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<uint64_t>(k[i]) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     }
     return static_cast<size_t>(h * 0xff51afd7ed558ccdull);
   }
@@ -166,22 +168,31 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   if (want_fit) need[kWidth] = need[kHeight] = true;
   need[kGflopsMilli] = Needs(q, Measure::kGflops);
   need[kCostMicros] = Needs(q, Measure::kCost);
-  need[kDuration] = true;
+  need[kDuration] = want_quantiles || want_fit || Needs(q, Measure::kDurationAvg) ||
+                    Needs(q, Measure::kDurationMin) || Needs(q, Measure::kDurationMax);
   if (want_users) need[kUser] = true;
 
-  std::unordered_map<Key, Acc, KeyHash> groups;
-  KeyMaker keys(q);
   const size_t ndims = q.group_by.size();
+  std::unordered_map<Key, Acc, KeyHash> groups(64, KeyHash{ndims});
+  KeyMaker keys(q);
+  // Rows of a sealed chunk come sorted by (tenant, user, time, model): consecutive rows often
+  // fall into the same group, which then costs no hash lookup.
+  Key last_key{};
+  Acc* last = nullptr;
 
   auto visit = [&](const int64_t* const* cols, size_t i) {
     Key key{};
     for (size_t d = 0; d < ndims; ++d) key[d] = keys.Part(q.group_by[d], cols, i);
-    Acc& a = groups[key];
+    if (last == nullptr || key != last_key) {
+      last = &groups[key];  // node-based: the pointer survives rehashing
+      last_key = key;
+    }
+    Acc& a = *last;
     ++a.count;
     if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
     if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
     if (need[kCostMicros]) a.cost += cols[kCostMicros][i];
-    const int64_t dur = cols[kDuration][i];
+    const int64_t dur = need[kDuration] ? cols[kDuration][i] : -1;
     if (dur >= 0) {
       ++a.dur_count;
       a.dur_sum += dur;
