@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 
 namespace tokenaudit::query {
 namespace {
@@ -120,6 +121,50 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
   for (const auto& raw : snap.raw) {
     cc.Point(*raw.chunk, raw.rows);
     rows(cc.cols.data(), cc.rows);
+  }
+  return Status::OK();
+}
+
+Status ScanStoreParallel(
+    const UsageStore& store, const RowFilter& filter, std::array<bool, kNumCols> need,
+    const std::vector<std::function<void(const int64_t* const* cols, size_t i)>>& visitors,
+    ScanStats* stats) {
+  if (filter.matches_nothing()) return Status::OK();
+  filter.Need(&need);
+  const UsageStore::Snapshot snap = store.Snap();
+  const size_t n = visitors.size();
+  std::vector<ScanStats> part(n);
+  std::vector<Status> status(n);
+  auto work = [&](size_t t) {
+    ChunkColumns cc;
+    auto rows = [&](size_t count) {
+      part[t].rows_scanned += count;
+      for (size_t i = 0; i < count; ++i) {
+        if (filter.Admits(cc.cols.data(), i)) visitors[t](cc.cols.data(), i);
+      }
+    };
+    for (size_t c = t; c < snap.sealed.size(); c += n) {
+      if (filter.Excludes(*snap.sealed[c])) {
+        ++part[t].chunks_skipped;
+        continue;
+      }
+      if (!(status[t] = cc.Load(*snap.sealed[c], need)).ok()) return;
+      rows(cc.rows);
+    }
+    if (t != 0) return;
+    for (const auto& raw : snap.raw) {
+      cc.Point(*raw.chunk, raw.rows);
+      rows(cc.rows);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(work, t);
+  work(0);
+  for (auto& th : threads) th.join();
+  for (size_t t = 0; t < n; ++t) {
+    RETURN_IF_ERROR(status[t]);
+    stats->rows_scanned += part[t].rows_scanned;
+    stats->chunks_skipped += part[t].chunks_skipped;
   }
   return Status::OK();
 }

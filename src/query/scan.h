@@ -70,6 +70,14 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
                  const std::function<void(const int64_t* const* cols, size_t i)>& visit,
                  ScanStats* stats);
 
+// ScanStore on `threads` threads: sealed chunks are dealt out round-robin, chunks still being
+// filled go to thread 0. visitors[t] is called only from thread t (each keeps its own state).
+// With threads == 1 it is ScanStore.
+Status ScanStoreParallel(
+    const UsageStore& store, const RowFilter& filter, std::array<bool, kNumCols> need,
+    const std::vector<std::function<void(const int64_t* const* cols, size_t i)>>& visitors,
+    ScanStats* stats);
+
 }  // namespace tokenaudit::query
 
 #endif  // TOKENAUDIT_QUERY_SCAN_H_

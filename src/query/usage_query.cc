@@ -173,56 +173,109 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   if (want_users) need[kUser] = true;
 
   const size_t ndims = q.group_by.size();
-  std::unordered_map<Key, Acc, KeyHash> groups(64, KeyHash{ndims});
-  KeyMaker keys(q);
-  // Rows of a sealed chunk come sorted by (tenant, user, time, model): consecutive rows often
-  // fall into the same group, which then costs no hash lookup.
-  Key last_key{};
-  Acc* last = nullptr;
-
-  auto visit = [&](const int64_t* const* cols, size_t i) {
-    Key key{};
-    for (size_t d = 0; d < ndims; ++d) key[d] = keys.Part(q.group_by[d], cols, i);
-    if (last == nullptr || key != last_key) {
-      last = &groups[key];  // node-based: the pointer survives rehashing
-      last_key = key;
-    }
-    Acc& a = *last;
-    ++a.count;
-    if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
-    if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
-    if (need[kCostMicros]) a.cost += cols[kCostMicros][i];
-    const int64_t dur = need[kDuration] ? cols[kDuration][i] : -1;
-    if (dur >= 0) {
-      ++a.dur_count;
-      a.dur_sum += dur;
-      a.dur_min = std::min(a.dur_min, dur);
-      a.dur_max = std::max(a.dur_max, dur);
-      if (want_quantiles) {
-        if (!a.sketch) a.sketch = std::make_unique<QuantileSketch>();
-        a.sketch->Add(static_cast<uint64_t>(dur));
-      }
-    }
-    if (want_users) {
-      if (!a.users) a.users = std::make_unique<std::unordered_set<int64_t>>();
-      a.users->insert(cols[kUser][i]);
-    }
-    if (want_fit && dur >= 0 && cols[kWidth][i] > 0 && cols[kHeight][i] > 0) {
-      const double x = static_cast<double>(cols[kWidth][i] * cols[kHeight][i]) / 1e6;
-      const double y = static_cast<double>(dur);
-      ++a.fit_n;
-      a.sx += x;
-      a.sy += y;
-      a.sxx += x * x;
-      a.sxy += x * y;
-      a.syy += y * y;
-    }
+  using Groups = std::unordered_map<Key, Acc, KeyHash>;
+  // One partial aggregation per thread, merged at the end.
+  struct Partial {
+    Groups groups;
+    KeyMaker keys;
+    // Rows of a sealed chunk come sorted by (tenant, user, time, model): consecutive rows often
+    // fall into the same group, which then costs no hash lookup.
+    Key last_key{};
+    Acc* last = nullptr;
   };
+  // Two threads pay off only when there are sealed chunks to share.
+  const size_t nthreads = store.GetStats().sealed_chunks >= 2 ? 2 : 1;
+  std::vector<std::unique_ptr<Partial>> partials;
+  std::vector<std::function<void(const int64_t* const*, size_t)>> visitors;
+  for (size_t t = 0; t < nthreads; ++t) {
+    partials.push_back(
+        std::make_unique<Partial>(Partial{Groups(64, KeyHash{ndims}), KeyMaker(q), {}, nullptr}));
+    Partial& p = *partials.back();
+    visitors.push_back([&, &p = p](const int64_t* const* cols, size_t i) {
+      Key key{};
+      for (size_t d = 0; d < ndims; ++d) key[d] = p.keys.Part(q.group_by[d], cols, i);
+      if (p.last == nullptr || key != p.last_key) {
+        p.last = &p.groups[key];  // node-based: the pointer survives rehashing
+        p.last_key = key;
+      }
+      Acc& a = *p.last;
+      ++a.count;
+      if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
+      if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
+      if (need[kCostMicros]) a.cost += cols[kCostMicros][i];
+      const int64_t dur = need[kDuration] ? cols[kDuration][i] : -1;
+      if (dur >= 0) {
+        ++a.dur_count;
+        a.dur_sum += dur;
+        a.dur_min = std::min(a.dur_min, dur);
+        a.dur_max = std::max(a.dur_max, dur);
+        if (want_quantiles) {
+          if (!a.sketch) a.sketch = std::make_unique<QuantileSketch>();
+          a.sketch->Add(static_cast<uint64_t>(dur));
+        }
+      }
+      if (want_users) {
+        if (!a.users) a.users = std::make_unique<std::unordered_set<int64_t>>();
+        a.users->insert(cols[kUser][i]);
+      }
+      if (want_fit && dur >= 0 && cols[kWidth][i] > 0 && cols[kHeight][i] > 0) {
+        const double x = static_cast<double>(cols[kWidth][i] * cols[kHeight][i]) / 1e6;
+        const double y = static_cast<double>(dur);
+        ++a.fit_n;
+        a.sx += x;
+        a.sy += y;
+        a.sxx += x * x;
+        a.sxy += x * y;
+        a.syy += y * y;
+      }
+    });
+  }
 
   ScanStats stats;
-  RETURN_IF_ERROR(ScanStore(store, filter, need, visit, &stats));
+  RETURN_IF_ERROR(ScanStoreParallel(store, filter, need, visitors, &stats));
   answer.rows_scanned = stats.rows_scanned;
   answer.chunks_skipped = stats.chunks_skipped;
+
+  // Merge the partials into the first.
+  Groups& groups = partials[0]->groups;
+  for (size_t t = 1; t < partials.size(); ++t) {
+    for (auto& [key, b] : partials[t]->groups) {
+      auto [it, inserted] = groups.try_emplace(key);
+      Acc& a = it->second;
+      if (inserted) {
+        a = std::move(b);
+        continue;
+      }
+      a.count += b.count;
+      a.tokens += b.tokens;
+      a.gflops += b.gflops;
+      a.cost += b.cost;
+      a.dur_count += b.dur_count;
+      a.dur_sum += b.dur_sum;
+      a.dur_min = std::min(a.dur_min, b.dur_min);
+      a.dur_max = std::max(a.dur_max, b.dur_max);
+      if (b.sketch) {
+        if (!a.sketch) {
+          a.sketch = std::move(b.sketch);
+        } else {
+          RETURN_IF_ERROR(a.sketch->Merge(*b.sketch));
+        }
+      }
+      if (b.users) {
+        if (!a.users) {
+          a.users = std::move(b.users);
+        } else {
+          a.users->insert(b.users->begin(), b.users->end());
+        }
+      }
+      a.fit_n += b.fit_n;
+      a.sx += b.sx;
+      a.sy += b.sy;
+      a.sxx += b.sxx;
+      a.sxy += b.sxy;
+      a.syy += b.syy;
+    }
+  }
 
   // Materialise.
   answer.groups.reserve(groups.size());
