@@ -20,7 +20,8 @@
 #   RECORDS=1000000 RUNS=3 bench/query/run_query_bench.sh
 #   REUSE=1 ...     keep and reuse generated data in $DATA_PARENT/query_bench.<records>
 #   NO_BUILD=1 ...  use the binaries in BUILD_DIR;  PROFILE=0: no perf profile; BREAKDOWN=0: no
-#                   memory breakdown;  PROFILE_QUERIES="q1 q5": profile these, not the slowest
+#                   memory breakdown; RESTART=0: no second start-up; COLD_START=0: keep the
+#                   columns/ files of an earlier run (default: remove them, rebuild from the log);  PROFILE_QUERIES="q1 q5": profile these, not the slowest
 #   MAX_LOAD=1.5 LOAD_WAIT=600: wait (at most LOAD_WAIT s) for a 1-minute load below MAX_LOAD
 set -euo pipefail
 
@@ -213,6 +214,10 @@ fi
 ADMIN_KEY=$(cat "$WORK/admin.key")
 
 say "start tokenaudit serve (durability sync, the default) and time its start-up rebuild"
+if [[ "${COLD_START:-1}" == 1 && -d "$TA_DATA/columns" ]]; then
+  # Column files written by an earlier run: removed, so this start-up rebuilds from the log.
+  run rm -rf "$TA_DATA/columns"
+fi
 echo "load before: $(load)"
 printf '+ %s\n' "$TA serve --data-dir $TA_DATA --listen 127.0.0.1:0 &   (env TOKENAUDIT_PSEUDONYM_KEY=<64 hex>)"
 t0=$(now)
@@ -272,7 +277,8 @@ say "bytes on disk"
 bpr() { awk -v b="$1" -v n="$RECORDS" 'BEGIN { printf "%.0f bytes = %.1f bytes/record", b, b / n }'; }
 echo "tokenaudit data dir: $(bpr "$(du -sb "$TA_DATA" | cut -f1)") (everything)"
 for d in "$TA_DATA"/*/; do echo "  $(basename "$d")/: $(bpr "$(du -sb "$d" | cut -f1)")"; done
-echo "  (no columns/ directory: the query engine holds its column chunks in memory only)"
+[[ -d "$TA_DATA/columns" ]] ||
+  echo "  (no columns/ directory: this build holds the query engine's column chunks in memory only)"
 echo "ClickHouse system.parts (active): $(bpr "$(chq "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND table = 'usage_records'")"), uncompressed $(chq "SELECT sum(data_uncompressed_bytes) FROM system.parts WHERE active AND table = 'usage_records'") B"
 echo "ClickHouse table directory: $(bpr "$(du -sb "$CH_DIR/data/data/default/usage_records" | cut -f1)")"
 echo "ClickHouse per column (compressed bytes):"
@@ -302,6 +308,33 @@ if [[ "$PROFILE" == 1 ]] && command -v perf >/dev/null; then
     rep --children --sort symbol -g none | grep -E 'tokenaudit::|ZSTD|std::' | head -30
     set -o pipefail
   done
+fi
+
+# ---- restart: start-up with the column files already written --------------------------------
+if [[ "${RESTART:-1}" == 1 ]]; then
+  say "restart tokenaudit serve (second start-up: what it loads instead of rebuilding)"
+  kill -TERM "$TA_PID"; wait "$TA_PID" 2>/dev/null || true
+  echo "load before: $(load)"
+  printf '+ %s\n' "$TA serve --data-dir $TA_DATA --listen 127.0.0.1:0 &"
+  t0=$(now)
+  "$TA" serve --data-dir "$TA_DATA" --listen 127.0.0.1:0 >"$WORK/serve2.out" 2>"$WORK/serve2.err" &
+  TA_PID=$!
+  for _ in $(seq 36000); do
+    TA_ADDR=$(sed -n 's/^tokenaudit listening on http:\/\///p' "$WORK/serve2.out")
+    [[ -n "$TA_ADDR" && "$(curl -s -o /dev/null -w '%{http_code}' "http://$TA_ADDR/readyz")" == 200 ]] && break
+    kill -0 "$TA_PID" || { cat "$WORK/serve2.err"; break; }
+    sleep 0.1
+  done
+  echo "ready after $(since "$t0") s; load $(load)"
+  grep -E 'ready|column|indexing' "$WORK/serve2.err" | sed -n '1,3p;$p' || true
+  for _ in $(seq 60); do
+    c0=$(cpu_ticks "$TA_PID"); sleep 2; c1=$(cpu_ticks "$TA_PID")
+    ((c1 - c0 <= 2)) && break
+  done
+  echo "tokenaudit memory after the second start-up: $(mem)"
+  "$QB" --meta "$WORK/meta" --ta "http://$TA_ADDR" --ta-key "$ADMIN_KEY" --ch "$CH" --sqlite "$DB" \
+    --runs 3 --user-rank "$USER_RANK" --systems tokenaudit --queries q1,q4 | grep -E '^   tokenaudit ' || true
+  echo "tokenaudit memory after two queries: $(mem)"
 fi
 
 # ---- memory breakdown --------------------------------------------------------------------------
