@@ -1,6 +1,6 @@
 // query_rss_breakdown: where `tokenaudit serve`'s resident memory goes after its start-up rebuild.
 // Builds, one after the other and in one process, what the server holds for a data directory --
-// the opened Ledger (recovery: Merkle tree, offsets), the dedup index, the /v1/events index and
+// the opened Ledger (recovery: Merkle tree, offsets), the dedup index and
 // the query engine's UsageStore -- with the same calls the service makes (Service::IndexStored),
 // and prints the resident-memory growth and the time of each step.
 //
@@ -17,7 +17,6 @@
 #include <string>
 
 #include "src/ingest/dedup_index.h"
-#include "src/ingest/event_index.h"
 #include "src/query/usage_store.h"
 #include "src/record/record_json.h"
 #include "tokenaudit/ledger.h"
@@ -89,7 +88,6 @@ int Run(const std::string& dir) {
   step.Report("Scan + ParseRecordJson of every record (kept nothing)");
 
   ingest::DedupIndex dedup;
-  ingest::EventIndex events;
   query::UsageStore store;
   auto build = [&](const char* what, auto&& add) {
     Status st = (*ledger)->Scan(0, [&](uint64_t seq, RecordType type, std::string_view payload) {
@@ -105,8 +103,6 @@ int Run(const std::string& dir) {
   build("+ dedup index (DedupIndex::Insert)", [&](uint64_t seq, const UsageRecord& r) {
     dedup.Insert(ingest::DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
   });
-  build("+ /v1/events index (EventIndex::Add)",
-        [&](uint64_t seq, const UsageRecord& r) { events.Add(seq, r); });
   build("+ query engine (UsageStore::MakeRow + Add)", [&](uint64_t seq, const UsageRecord& r) {
     const query::Row row = store.MakeRow(r, seq);
     store.Add({&row, 1});
@@ -117,11 +113,11 @@ int Run(const std::string& dir) {
   step.Report("  ... after malloc_trim(0)");
   const auto st = store.GetStats();
   std::printf("usage records %llu of %llu log records; UsageStore: %zu sealed chunks, %zu bytes "
-              "of compressed columns (%.1f bytes/record); dedup entries %zu; event rows %zu\n",
+              "of compressed columns (%.1f bytes/record); dedup entries %zu\n",
               static_cast<unsigned long long>(usage), static_cast<unsigned long long>(n),
               st.sealed_chunks, st.sealed_bytes,
               usage ? static_cast<double>(st.sealed_bytes) / static_cast<double>(usage) : 0.0,
-              dedup.size(), events.size());
+              dedup.size());
   return (*ledger)->Close().ok() ? 0 : 1;
 }
 
