@@ -182,23 +182,41 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
     // fall into the same group, which then costs no hash lookup.
     Key last_key{};
     Acc* last = nullptr;
+    // Grouping by one string dimension: the group of each code, found without hashing. Codes
+    // interned after the query started fall back to the hash table.
+    std::vector<Acc*> by_code;
   };
   // Two threads pay off only when there are sealed chunks to share.
   const size_t nthreads = store.GetStats().sealed_chunks >= 2 ? 2 : 1;
   std::vector<std::unique_ptr<Partial>> partials;
   std::vector<std::function<void(const int64_t* const*, size_t)>> visitors;
   for (size_t t = 0; t < nthreads; ++t) {
-    partials.push_back(
-        std::make_unique<Partial>(Partial{Groups(64, KeyHash{ndims}), KeyMaker(q), {}, nullptr}));
+    partials.push_back(std::make_unique<Partial>(
+        Partial{Groups(64, KeyHash{ndims}), KeyMaker(q), {}, nullptr, {}}));
     Partial& p = *partials.back();
-    visitors.push_back([&, &p = p](const int64_t* const* cols, size_t i) {
-      Key key{};
-      for (size_t d = 0; d < ndims; ++d) key[d] = p.keys.Part(q.group_by[d], cols, i);
-      if (p.last == nullptr || key != p.last_key) {
-        p.last = &p.groups[key];  // node-based: the pointer survives rehashing
-        p.last_key = key;
+    const bool direct = ndims == 1 && IsStringDim(q.group_by[0]);
+    if (direct) p.by_code.assign(store.dict(StringCol(q.group_by[0])).size(), nullptr);
+    visitors.push_back([&, &p = p, direct](const int64_t* const* cols, size_t i) {
+      Acc* acc;
+      if (direct && static_cast<uint64_t>(cols[StringCol(q.group_by[0])][i]) < p.by_code.size()) {
+        const int64_t code = cols[StringCol(q.group_by[0])][i];
+        Acc*& slot = p.by_code[code];
+        if (slot == nullptr) {
+          Key key{};
+          key[0] = code;
+          slot = &p.groups[key];
+        }
+        acc = slot;
+      } else {
+        Key key{};
+        for (size_t d = 0; d < ndims; ++d) key[d] = p.keys.Part(q.group_by[d], cols, i);
+        if (p.last == nullptr || key != p.last_key) {
+          p.last = &p.groups[key];  // node-based: the pointer survives rehashing
+          p.last_key = key;
+        }
+        acc = p.last;
       }
-      Acc& a = *p.last;
+      Acc& a = *acc;
       ++a.count;
       if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
       if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
