@@ -78,13 +78,8 @@ echo "load:       $(cut -d' ' -f1-3 /proc/loadavg)$( [[ -r /proc/pressure/cpu ]]
 echo "tokenaudit: $TA (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) files differ)"
 echo "clickhouse: $CH_BIN ($(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo '?'))"
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    [[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return; }
-  done
-}
+# shellcheck source=../clickhouse_lib.sh
+source "$ROOT/bench/clickhouse_lib.sh"
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # "tid:ticks tid:ticks ..." for every thread of a process.
 thread_ticks() {
@@ -106,48 +101,13 @@ CH_TABLE="CREATE TABLE usage_records (id String, source String, tenant String, u
   input_width UInt32, input_height UInt32, input_batch UInt16, input_model_input_size UInt32,
   input_hash String, status String, error_type String)
   ENGINE = MergeTree PARTITION BY toYYYYMM(time) ORDER BY (tenant, user, time)"
-chq() { curl -sS --fail-with-body "$CH" --data-binary "$1"; }
 ch_rows() { chq 'SELECT count() FROM usage_records'; }
 ch_parts() { chq "SELECT count() FROM system.parts WHERE active AND table = 'usage_records'"; }
 
 # start_clickhouse DIR: a ClickHouse with its data under DIR, on two free loopback ports, with the
 # table created. Sets CH_PID, CH (base URL) and CH_INSERT (the INSERT URL).
 start_clickhouse() {
-  local dir=$1
-  mkdir -p "$dir"/{data,tmp,user_files,format_schemas}
-  cp /etc/clickhouse-server/users.xml "$dir/users.xml"
-  local http tcp
-  http=$(free_port)
-  tcp=$(free_port)
-  cat >"$dir/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$dir/server.log</log><errorlog>$dir/server.err.log</errorlog></logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>$http</http_port>
-  <tcp_port>$tcp</tcp_port>
-  <path>$dir/data/</path>
-  <tmp_path>$dir/tmp/</tmp_path>
-  <user_files_path>$dir/user_files/</user_files_path>
-  <format_schema_path>$dir/format_schemas/</format_schema_path>
-  <users_config>$dir/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>536870912</mark_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
-XML
-  cat "$dir/config.xml"
-  printf '+ %s\n' "$CH_BIN --config-file=$dir/config.xml &"
-  "$CH_BIN" --config-file="$dir/config.xml" >"$dir/stdout" 2>&1 &
-  CH_PID=$!
-  CH="http://127.0.0.1:$http/"
-  for _ in $(seq 100); do
-    [[ "$(curl -s "${CH}ping" || true)" == Ok.* ]] && break
-    sleep 0.1
-  done
-  echo "ClickHouse $(chq 'SELECT version()') pid $CH_PID, http 127.0.0.1:$http, data $dir" \
-    "on $(findmnt -n -T "$dir" -o FSTYPE,SOURCE | head -1 | tr -s ' ')"
+  start_clickhouse_server "$1"
   echo "$CH_TABLE"
   chq "$CH_TABLE"
   CH_INSERT="${CH}?query=INSERT%20INTO%20usage_records%20FORMAT%20JSONEachRow&date_time_input_format=best_effort"

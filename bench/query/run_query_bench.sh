@@ -112,13 +112,8 @@ else
 fi
 ls -l "$WORK"
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    [[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return; }
-  done
-}
+# shellcheck source=../clickhouse_lib.sh
+source "$ROOT/bench/clickhouse_lib.sh"
 
 # ---- 2. ClickHouse -----------------------------------------------------------------------------
 CH_DIR="$WORK/clickhouse"
@@ -128,42 +123,9 @@ CH_TABLE="CREATE TABLE IF NOT EXISTS usage_records (tenant String, user_id Strin
   height UInt32, batch UInt16, model_input_size UInt32, input_hash String, id String,
   source String, error_type String)
   ENGINE = MergeTree ORDER BY (user_id, timestamp, model)"
-chq() { curl -sS --fail-with-body "$CH" --data-binary "$1"; }
 
 say "start ClickHouse on loopback"
-mkdir -p "$CH_DIR"/{data,tmp,user_files,format_schemas}
-cp /etc/clickhouse-server/users.xml "$CH_DIR/users.xml"
-CH_HTTP=$(free_port)
-CH_TCP=$(free_port)
-cat >"$CH_DIR/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$CH_DIR/server.log</log><errorlog>$CH_DIR/server.err.log</errorlog></logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>$CH_HTTP</http_port>
-  <tcp_port>$CH_TCP</tcp_port>
-  <path>$CH_DIR/data/</path>
-  <tmp_path>$CH_DIR/tmp/</tmp_path>
-  <user_files_path>$CH_DIR/user_files/</user_files_path>
-  <format_schema_path>$CH_DIR/format_schemas/</format_schema_path>
-  <users_config>$CH_DIR/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <timezone>UTC</timezone>
-  <mark_cache_size>536870912</mark_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
-XML
-cat "$CH_DIR/config.xml"
-printf '+ %s\n' "$CH_BIN --config-file=$CH_DIR/config.xml &"
-"$CH_BIN" --config-file="$CH_DIR/config.xml" >"$CH_DIR/stdout" 2>&1 &
-CH_PID=$!
-CH="http://127.0.0.1:$CH_HTTP/"
-for _ in $(seq 300); do
-  [[ "$(curl -s "${CH}ping" || true)" == Ok.* ]] && break
-  sleep 0.1
-done
-echo "ClickHouse $(chq 'SELECT version()') pid $CH_PID, http 127.0.0.1:$CH_HTTP, data $CH_DIR"
+start_clickhouse_server "$CH_DIR"
 echo "$CH_TABLE"
 chq "$CH_TABLE"
 if [[ "$(chq 'SELECT count() FROM usage_records')" != "$RECORDS" ]]; then
