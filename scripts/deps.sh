@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libcurl4-openssl-dev
-  libboost-dev libsimdjson-dev libtomlplusplus-dev libzstd-dev tzdata
+  libboost-dev libsimdjson-dev libtomlplusplus-dev libzstd-dev tzdata python3
   clang libclang-rt-14-dev
   chromium  # the dashboard's browser test (test/dashboard/run.sh)
 )
