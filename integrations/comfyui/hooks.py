@@ -88,8 +88,10 @@ class Extension:
             log.exception("tokenaudit: %s failed (the workflow is not affected)", where)
 
     def _sink(self, record, hold):
-        hold = hold and self.cfg["gateway_prompts"] == "backstop"
-        self.deliverer.submit(record, hold=hold)
+        try:
+            self.deliverer.submit(record, hold=hold and self.cfg["gateway_prompts"] == "backstop")
+        except Exception:  # one bad record must not cost the others of the same event
+            self._failed("queueing a record")
 
     # ---- install --------------------------------------------------------------------------------
 

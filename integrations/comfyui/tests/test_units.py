@@ -101,6 +101,24 @@ class WorkflowTest(unittest.TestCase):
                          r'"b":{"class_type":"Y","inputs":{"a":["a",1],"m":0.1,"z":1.0}}}')
         self.assertRegex(wf.workflow_hash(prompt), r"^sha256:[0-9a-f]{64}$")
 
+    def test_workflow_hash_equals_the_gateways(self):
+        # Values printed by src/comfy's WorkflowHash (the gateway) for the same documents.
+        captures = os.path.join(os.path.dirname(__file__), "..", "..", "..", "test", "comfy",
+                                "captures", "protocol_4_2_api.json")
+        with open(captures) as f:
+            example = json.load(f)
+        example = example.get("prompt", example)
+        self.assertEqual(wf.workflow_hash(example),
+                         "sha256:9f9e91ef6a76b922798f0d0b343c292162334dfbfa8c1bc7c591ee38c8ff3a5d")
+        mixed = json.loads(r'''{"10": {"class_type": "KSampler", "inputs": {
+            "seed": 156680208700286, "cfg": 8.0, "denoise": 1, "x": 1e5, "y": 0.0001, "t": true,
+            "n": null, "s": "caf\u00e9 \t\"q\"",
+            "l": {"__value__": [1.5, "a\nb", 1e-7, 100000.0, {"k": 2}]},
+            "big": 18446744073709551615}},
+            "9": {"class_type": "SaveImage", "inputs": {"images": ["10", 0]}}}''')
+        self.assertEqual(wf.workflow_hash(mixed),
+                         "sha256:88211bd21b2bc2b65c6dc8f11a8e353dca4ca6b7a3bd22f3dc0aec95a09064c9")
+
     def test_doubles_follow_cpp_to_chars(self):
         cases = {512.0: "512.0", 0.1: "0.1", 1e5: "1e+05", 0.0001: "1e-04", 1e16: "1e+16",
                  123456.789: "123456.789", 1.5e-7: "1.5e-07", -0.0: "-0.0", 100.0: "100.0",
