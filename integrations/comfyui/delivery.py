@@ -67,6 +67,7 @@ class _Spool:
             except OSError:
                 os.close(self._lock_fd)
                 raise
+        self.mu = threading.Lock()  # close() may spill while a stuck sender thread lives on
         self.bytes = 0
         self.next = 1
         for name in os.listdir(directory):
@@ -103,22 +104,24 @@ class _Spool:
         return len(data)
 
     def append(self, lines):
-        path = os.path.join(self.dir, "%020d.ndjson" % self.next)
-        self.next += 1
-        self.bytes += self._write(path, lines)
+        with self.mu:
+            path = os.path.join(self.dir, "%020d.ndjson" % self.next)
+            self.next += 1
+            self.bytes += self._write(path, lines)
 
     def read(self, name):
         with open(os.path.join(self.dir, name), "rb") as f:
             return [line for line in f.read().split(b"\n") if line.strip()]
 
     def replace(self, name, lines):
-        path = os.path.join(self.dir, name)
-        old = os.path.getsize(path)
-        if lines:
-            self.bytes += self._write(path, lines) - old
-        else:
-            os.unlink(path)
-            self.bytes -= old
+        with self.mu:
+            path = os.path.join(self.dir, name)
+            old = os.path.getsize(path)
+            if lines:
+                self.bytes += self._write(path, lines) - old
+            else:
+                os.unlink(path)
+                self.bytes -= old
 
     def close(self):
         if self._lock_fd is not None:
@@ -148,6 +151,7 @@ class Deliverer:
         self._held = collections.deque()   # (release monotonic, line)
         self._memory = 0
         self._inflight = 0                 # lines taken by the sender and not yet settled/back
+        self._inflight_lines = []          # the memory batch being sent
         self._closed = False
         self._stop = False
         self._wake = False
@@ -231,14 +235,19 @@ class Deliverer:
             if self._closed and self._stop:
                 return 0
             self._closed = True
+        deadline = time.monotonic() + timeout
         self.flush(timeout)
         with self._cv:
             self._stop = True
             self._cv.notify_all()
         if self._thread is not None:
-            self._thread.join(self._timeout + 1.0)
+            # A request stuck on a hung server is not waited for beyond the drain time: its
+            # records are spooled too (a later duplicate is harmless).
+            self._thread.join(max(0.05, deadline - time.monotonic()))
         with self._cv:
             rest = list(self._ready) + [line for _, line in self._held]
+            if self._thread is not None and self._thread.is_alive():
+                rest += self._inflight_lines
             self._ready.clear()
             self._held.clear()
         lost = 0
@@ -447,11 +456,13 @@ class Deliverer:
                 lines.append(line)
                 size += len(line)
             self._inflight += len(lines)
+            self._inflight_lines = lines
         if not lines:
             return
         settled, retry = self._send(lines)
         rest = [l for l, s in zip(lines, settled) if not s]
         with self._cv:
+            self._inflight_lines = []
             self._inflight -= len(lines)
             self._memory -= sum(len(l) + _ITEM_OVERHEAD for l, s in zip(lines, settled) if s)
             self._ready.extendleft(reversed(rest))

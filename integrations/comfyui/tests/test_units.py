@@ -335,6 +335,31 @@ class DeliveryBoundsTest(unittest.TestCase):
         finally:
             ingest.stop()
 
+    def test_close_does_not_wait_for_a_hung_server_and_spools_what_is_in_flight(self):
+        hung = FakeIngest(mode="hang")
+        spool = os.path.join(self.tmp, "spool")
+        try:
+            d = PKG.delivery.Deliverer(hung.url, spool_dir=spool, flush_interval_s=0.01,
+                                       request_timeout_s=60)
+            for i in range(3):
+                d.submit(self.record(i))
+            deadline = time.monotonic() + 5
+            while hung.requests == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            started = time.monotonic()
+            self.assertEqual(d.close(0.3), 0)
+            self.assertLess(time.monotonic() - started, 10)  # not the 60 s request timeout
+        finally:
+            hung.stop()
+        ok = FakeIngest()
+        try:
+            d = PKG.delivery.Deliverer(ok.url, spool_dir=spool, flush_interval_s=0.01)
+            self.assertTrue(d.flush(10))
+            self.assertEqual(ok.ids(), ["r000000", "r000001", "r000002"])
+            d.close()
+        finally:
+            ok.stop()
+
     def test_spool_lock_keeps_a_second_process_off(self):
         spool = os.path.join(self.tmp, "spool")
         a = PKG.delivery.Deliverer("http://127.0.0.1:1", spool_dir=spool)
