@@ -50,8 +50,10 @@ _RETRY_ITEM = {408, 425, 429}
 
 
 def encode(record):
+    """Compact JSON, sorted keys, UTF-8 (a lone surrogate, which JSON input can carry into a
+    node id, becomes "?": the server accepts only valid UTF-8)."""
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8")
+        "utf-8", "replace")
 
 
 class _Spool:

@@ -50,6 +50,11 @@ def full_type_name(klass):
     return name if module == "builtins" else module + "." + name
 
 
+def _ids(value):
+    """A list of node ids from a message field (a list in every ComfyUI message)."""
+    return [str(v) for v in value] if isinstance(value, (list, tuple, set)) else []
+
+
 def _is_interrupt(ex):
     return ex is not None and any(
         c.__name__ == "InterruptProcessingException" for c in type(ex).__mro__)
@@ -340,12 +345,21 @@ class Extension:
         user = user or self.cfg["default_user"]
         name = extra.get(self.cfg["workflow_extra_data_key"]) if self.cfg[
             "workflow_extra_data_key"] else None
-        nodes, task_type = workflow.summarize(prompt, self.catalog, self._image_info,
-                                              self.cfg["record_unknown_nodes"])
+        # A prompt the summary cannot read is still recorded (its prompt record at least).
+        nodes, task_type, whash = [], "", ""
+        try:
+            nodes, task_type = workflow.summarize(prompt, self.catalog, self._image_info,
+                                                  self.cfg["record_unknown_nodes"])
+        except Exception:
+            self._failed("reading the workflow")
+        try:
+            whash = workflow.workflow_hash(prompt)
+        except Exception:
+            self._failed("hashing the workflow")
         info = recorder_mod.PromptInfo(pid, user=user,
                                        workflow_name=name if isinstance(name, str) else "",
-                                       workflow_hash=workflow.workflow_hash(prompt),
-                                       task_type=task_type, nodes=nodes, hold=gateway)
+                                       workflow_hash=whash, task_type=task_type, nodes=nodes,
+                                       hold=gateway)
         self.recorder.submitted(info)
 
     def _image_info(self, name):
@@ -415,16 +429,16 @@ class Extension:
                 self.recorder.execution_start(pid, t, fill=self.node_timing == "messages",
                                               device=device)
             elif event == "execution_cached":
-                self.recorder.execution_cached(pid, [str(n) for n in data.get("nodes") or ()], t)
+                self.recorder.execution_cached(pid, _ids(data.get("nodes")), t)
             elif event == "execution_success":
                 self.recorder.finish(pid, "success", t_us=t)
             elif event == "execution_error":
                 self.recorder.finish(pid, "error",
                                      str(data.get("exception_type") or "execution_error"),
-                                     data.get("node_id"), data.get("executed") or (), t)
+                                     data.get("node_id"), _ids(data.get("executed")), t)
             elif event == "execution_interrupted":
                 self.recorder.finish(pid, "interrupted", "interrupted", data.get("node_id"),
-                                     data.get("executed") or (), t)
+                                     _ids(data.get("executed")), t)
         except Exception:
             self._failed("status " + str(event)[:40])
 

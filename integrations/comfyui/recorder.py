@@ -49,8 +49,8 @@ def _visible_ascii(s):
 def node_record_id(prompt_id, node_id):
     """`<prompt_id>/<node_id>`; a node id that is not visible ASCII or longer than 64 bytes is
     replaced by its SHA-256 in hex (run_recorder.cc NodeRecordId)."""
-    if not _visible_ascii(node_id) or len(node_id.encode("utf-8")) > 64:
-        node_id = hashlib.sha256(node_id.encode("utf-8")).hexdigest()
+    if not _visible_ascii(node_id) or len(node_id.encode("utf-8", "surrogatepass")) > 64:
+        node_id = hashlib.sha256(node_id.encode("utf-8", "surrogatepass")).hexdigest()
     return prompt_id + "/" + node_id
 
 

@@ -224,9 +224,7 @@ def canonical_api_json(prompt):
     parts = []
     for node_id in sorted(prompt):
         node = prompt[node_id] if isinstance(prompt[node_id], dict) else {}
-        inputs = node.get("inputs") or {}
-        if not isinstance(inputs, dict):
-            inputs = {}
+        inputs = _inputs(node)
         body = ",".join(_json_string(k) + ":" + _value(inputs[k]) for k in sorted(inputs))
         parts.append(_json_string(str(node_id)) + ':{"class_type":' +
                      _json_string(str(node.get("class_type", ""))) + ',"inputs":{' + body + "}}")
@@ -234,7 +232,8 @@ def canonical_api_json(prompt):
 
 
 def workflow_hash(prompt):
-    return "sha256:" + hashlib.sha256(canonical_api_json(prompt).encode("utf-8")).hexdigest()
+    data = canonical_api_json(prompt).encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 # ---- recordable nodes ---------------------------------------------------------------------------
@@ -280,6 +279,11 @@ class RecordableNode:
         self.input_hash = ""
 
 
+def _inputs(node):
+    inputs = node.get("inputs") if isinstance(node, dict) else None
+    return inputs if isinstance(inputs, dict) else {}
+
+
 def _round_half_even(x):
     return int(round(x))  # Python's round: ties to even, as the gateway's nearbyint
 
@@ -289,7 +293,7 @@ def _trace_image(prompt, catalog, image_info, node, image_input):
     resizes = []
     current, input_name = node, image_input
     for _ in range(len(prompt) + 1):
-        v = (current.get("inputs") or {}).get(input_name)
+        v = _inputs(current).get(input_name)
         if not _is_link(v):
             return None
         up = prompt.get(v[0])
@@ -299,7 +303,7 @@ def _trace_image(prompt, catalog, image_info, node, image_input):
         if spec is None or spec.role == "other":
             return None
         if spec.role == "image_source":
-            name = (up.get("inputs") or {}).get(spec.upload_input)
+            name = _inputs(up).get(spec.upload_input)
             if not isinstance(name, str):
                 return None
             info = image_info(upload_key(name))
@@ -318,7 +322,7 @@ def _trace_image(prompt, catalog, image_info, node, image_input):
                 w, h = rw, rh
             return w, h, sha
         if spec.role == "resize":
-            ins = up.get("inputs") or {}
+            ins = _inputs(up)
             rw, rh = int_literal(ins.get(spec.width_input)), int_literal(ins.get(spec.height_input))
             if rw is None or rh is None or rw < 0 or rh < 0:
                 return None
@@ -346,7 +350,7 @@ def summarize(prompt, catalog, image_info, record_unknown=True):
             continue
         rn = RecordableNode(str(node_id), class_type)
         if spec is not None:
-            inputs = node.get("inputs") or {}
+            inputs = _inputs(node)
             rn.task_type = spec.task_type
             for name in spec.model_inputs:
                 v = inputs.get(name)

@@ -237,6 +237,77 @@ class RecorderTest(unittest.TestCase):
         self.assertEqual(self.r.pending_count(), rec._MAX_PENDING)
 
 
+class HostileInputTest(unittest.TestCase):
+    """The Python counterpart of the C++ fuzz targets: seeded mutations of every parser of
+    outside input (image headers, prompt bodies). A parser either answers or raises its own
+    error, never anything else; the hooks answer every body."""
+
+    def test_image_probe_on_mutated_and_truncated_images(self):
+        import random
+        rng = random.Random(5)
+        seeds = [make_png(32, 24), jpeg(460, 680), jpeg(9, 9, progressive=True),
+                 riff(b"VP8X", b"\x00" * 4 + b"\x10\x00\x00\x20\x00\x00"),
+                 riff(b"VP8L", b"\x2f" + struct.pack("<I", 5 | (6 << 14)) + b"\0")]
+        for _ in range(20000):
+            data = bytearray(rng.choice(seeds))
+            for _ in range(rng.randint(0, 4)):
+                op = rng.randint(0, 2)
+                if op == 0 and data:
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                elif op == 1:
+                    data = data[:rng.randint(0, len(data))]
+                else:
+                    data.insert(rng.randint(0, len(data)), rng.randrange(256))
+            try:
+                w, h = probe.probe(bytes(data))
+                self.assertTrue(w > 0 and h > 0)
+            except probe.ProbeError:
+                pass
+
+    def test_workflow_reading_and_hooks_on_random_prompts(self):
+        import random
+        rng = random.Random(7)
+        atoms = [None, True, 0, -1, 2**70, 1.5, float("nan"), "", "x", "\ud800", "a [input]",
+                 ["1", 0], ["9", 0], ["1", -1], [1, 0], {"__value__": [1]}, [], {}]
+
+        def value(depth=0):
+            if depth < 2 and rng.random() < 0.2:
+                return {str(rng.randint(0, 3)): value(depth + 1) for _ in range(rng.randint(0, 3))}
+            return rng.choice(atoms)
+
+        classes = ["DDColor_Colorize", "LoadImage", "ImageScale", "ImageInvert", "SaveImage",
+                   "Mystery", 5, None]
+        sent = []
+        ext = PKG.hooks.Extension(dict(PKG.config.DEFAULTS),
+                                  PKG.delivery.Deliverer("http://127.0.0.1:1", start=False))
+        ext.deliverer.submit = lambda record, hold=False: sent.append(PKG.delivery.encode(record))
+        for _ in range(3000):
+            prompt = {}
+            for i in range(rng.randint(0, 5)):
+                node = rng.choice([{"class_type": rng.choice(classes),
+                                    "inputs": {k: value() for k in rng.sample(
+                                        ["image", "checkpoint", "model_input_size", "width",
+                                         "height", "images"], rng.randint(0, 4))}},
+                                   value(), {"inputs": value()},
+                                   {"class_type": rng.choice(classes), "inputs": value()}])
+                prompt[str(rng.choice([i, i + 1, "\u00e9", "\ud800"]))] = node
+            nodes, _ = wf.summarize(prompt, wf.NodeCatalog(), lambda n: ("0" * 64, 3, 4))
+            for n in nodes:
+                self.assertIsInstance(rec.node_record_id("p", n.node_id), str)
+            self.assertTrue(wf.workflow_hash(prompt).startswith("sha256:"))
+            body = rng.choice([{"prompt": prompt}, {"prompt": prompt, "prompt_id": value(),
+                                                    "extra_data": value(), "client_id": value()},
+                               value()])
+            self.assertIs(ext.on_prompt(body), body)
+            # And the same prompt seen only when it starts, then finished.
+            ext._on_status("execution_start", {"prompt_id": "z"})
+            ext._on_status("execution_cached", {"prompt_id": "z", "nodes": value()})
+            ext._on_status(rng.choice(["execution_error", "execution_success"]),
+                           {"prompt_id": "z", "node_id": value(), "executed": value()})
+        self.assertEqual(ext.errors, 0)
+        self.assertGreater(len(sent), 0)
+
+
 class ConfigTest(unittest.TestCase):
     def test_file_then_environment(self):
         tmp = tempfile.mkdtemp()
