@@ -26,9 +26,9 @@ def load_package(name="tokenaudit_comfyui", environ_disabled=True):
     if environ_disabled:
         os.environ["TOKENAUDIT_COMFYUI_ENABLED"] = "0"
     try:
-        spec = importlib.util.spec_from_file_location(
-            name, os.path.join(PACKAGE_DIR, "__init__.py"),
-            submodule_search_locations=[PACKAGE_DIR])
+        # nodes.load_custom_node: the directory's name, its __init__.py, sys.modules first.
+        spec = importlib.util.spec_from_file_location(name,
+                                                      os.path.join(PACKAGE_DIR, "__init__.py"))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
