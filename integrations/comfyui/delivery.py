@@ -420,8 +420,9 @@ class Deliverer:
             except Exception as e:  # never let the thread die
                 self._error("delivery thread: %r" % e)
                 self._backoff(None)
+            spooled = self._spool is not None and bool(self._spool.files())  # no I/O under the lock
             with self._cv:
-                more = self._ready or (self._spool is not None and self._spool.files())
+                more = self._ready or spooled
                 if more and time.monotonic() >= self._backoff_until:
                     self._wake = True  # the next batch at once
                 self._cv.notify_all()
