@@ -114,20 +114,30 @@ class Extension:
             except Exception:
                 self._failed("importing execution")
         srv = self._server
-        if srv is not None and callable(getattr(srv, "add_on_prompt_handler", None)):
-            srv.add_on_prompt_handler(self.on_prompt)
-            self.hooks.append("on_prompt")
-        if srv is not None and self.cfg["user_header"]:
+
+        def attempt(what, fn):
             try:
-                srv.app.middlewares.append(self._make_middleware())
-                self.hooks.append("user_header")
+                return fn()
             except Exception:
-                self._failed("adding the user-header middleware")
+                self._failed(what)
+                return False
+
+        if srv is not None and callable(getattr(srv, "add_on_prompt_handler", None)):
+            if attempt("adding the on-prompt handler",
+                       lambda: srv.add_on_prompt_handler(self.on_prompt) or True):
+                self.hooks.append("on_prompt")
+        if srv is not None and self.cfg["user_header"]:
+            if attempt("adding the user-header middleware",
+                       lambda: srv.app.middlewares.append(self._make_middleware()) or True):
+                self.hooks.append("user_header")
         if self.cfg["node_hook"] in ("auto", "execute") and execution_module is not None:
-            if self._wrap_execute(execution_module):
+            if attempt("wrapping execution.execute",
+                       lambda: self._wrap_execute(execution_module)):
                 self.hooks.append("execute")
                 self.node_timing = "execute"
-        if execution_module is not None and self._wrap_add_message(execution_module):
+        if execution_module is not None and attempt(
+                "wrapping PromptExecutor.add_message",
+                lambda: self._wrap_add_message(execution_module)):
             self.hooks.append("add_message")
         else:
             self._observe_status = True
@@ -135,7 +145,7 @@ class Extension:
             self._observe_nodes = True
             self.node_timing = "messages"
         if (self._observe_status or self._observe_nodes) and srv is not None:
-            if self._wrap_send_sync(srv):
+            if attempt("wrapping send_sync", lambda: self._wrap_send_sync(srv)):
                 self.hooks.append("send_sync")
         atexit.register(self.shutdown)
         log.info("tokenaudit: recording to %s (hooks: %s; node timing: %s)", self.cfg["url"],
