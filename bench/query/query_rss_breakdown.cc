@@ -87,7 +87,15 @@ int Run(const std::string& dir) {
   if (!s.ok()) return std::fprintf(stderr, "scan: %s\n", s.ToString().c_str()), 1;
   step.Report("Scan + ParseRecordJson of every record (kept nothing)");
 
-  ingest::DedupIndex dedup;
+  // Tag matches are confirmed against the log, as in the service.
+  ingest::DedupIndex dedup([&](uint64_t seq) -> Result<ingest::DedupIndex::Key> {
+    std::string payload;
+    RecordType type;
+    RETURN_IF_ERROR((*ledger)->Read(seq, &payload, &type));
+    UsageRecord r;
+    if (!record::ParseRecordJson(payload, &r)) return Status::Corruption("does not parse");
+    return ingest::DedupIndex::MakeKey(r.tenant, r.source, r.id);
+  });
   query::UsageStore store;
   auto build = [&](const char* what, auto&& add) {
     Status st = (*ledger)->Scan(0, [&](uint64_t seq, RecordType type, std::string_view payload) {
@@ -101,7 +109,8 @@ int Run(const std::string& dir) {
     step.Report(what);
   };
   build("+ dedup index (DedupIndex::Insert)", [&](uint64_t seq, const UsageRecord& r) {
-    dedup.Insert(ingest::DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
+    const Status ds = dedup.Insert(ingest::DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
+    if (!ds.ok()) std::fprintf(stderr, "dedup: %s\n", ds.ToString().c_str());
   });
   build("+ query engine (UsageStore::MakeRow + Add)", [&](uint64_t seq, const UsageRecord& r) {
     const query::Row row = store.MakeRow(r, seq);

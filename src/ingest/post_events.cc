@@ -27,6 +27,7 @@ enum class Unavailable : uint8_t {
   kNone,
   kConcurrent,  // a request appending the same id failed
   kLedger,      // the append failed
+  kDedup,       // the log could not be read to tell the id from a stored one
 };
 
 struct ItemResult {
@@ -156,6 +157,12 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
       res.duplicate = true;
       duplicates_->Add();
     }
+    if (claims[j] == DedupIndex::Claim::kUnavailable) {
+      ItemResult& res = call->results[candidates[j]];
+      res.status = 503;
+      res.unavailable = Unavailable::kDedup;
+      Rejected("unavailable")->Add();
+    }
     if (claims[j] != DedupIndex::Claim::kNew) continue;
     call->to_append.push_back(candidates[j]);
     keys[kept] = keys[j];
@@ -228,6 +235,8 @@ record::FieldError ItemError(const std::vector<record::FieldError>& errors,
     case Unavailable::kLedger:
       return {"unavailable", "", "the ledger did not accept the record: " +
                                      std::string(StatusCodeName(append_status.code()))};
+    case Unavailable::kDedup:
+      return {"unavailable", "", "the log could not be read to check the id for a duplicate"};
     case Unavailable::kNone:
       break;
   }

@@ -43,6 +43,7 @@ Service::Service(Ledger* ledger, auth::KeyStore* keys, const auth::Pseudonymizer
       pseudonymizer_(pseudonymizer),
       enricher_(pseudonymizer, pricing, options.default_tenant),
       options_(std::move(options)),
+      dedup_([this](uint64_t seq) { return StoredKey(seq); }),
       metrics_(metrics) {
   ingested_ = metrics_->AddCounter("tokenaudit_ingested_records_total",
                                    "Usage records accepted and durable.");
@@ -113,8 +114,7 @@ Status Service::Rebuild(const std::function<void(uint64_t, uint64_t)>& progress)
       return Status::Corruption("stored record seq " + std::to_string(seq) +
                                 " does not parse: " + err.message);
     }
-    IndexStored(seq, r);
-    return Status::OK();
+    return IndexStored(seq, r);
   });
   if (!s.ok()) return s;
   if (progress) progress(total, total);
@@ -122,11 +122,27 @@ Status Service::Rebuild(const std::function<void(uint64_t, uint64_t)>& progress)
   return Status::OK();
 }
 
-void Service::IndexStored(uint64_t seq, const UsageRecord& r) {
-  dedup_.Insert(DedupIndex::MakeKey(r.tenant, r.source, r.id), seq);
-  if (seq < usage_loaded_.size() && usage_loaded_[seq]) return;  // in a loaded column chunk
+Status Service::IndexStored(uint64_t seq, const UsageRecord& r) {
+  RETURN_IF_ERROR(dedup_.Insert(DedupIndex::MakeKey(r.tenant, r.source, r.id), seq));
+  if (seq < usage_loaded_.size() && usage_loaded_[seq]) return Status::OK();  // in a loaded chunk
   const query::Row row = usage_.MakeRow(r, seq);
   usage_.Add({&row, 1});
+  return Status::OK();
+}
+
+Result<DedupIndex::Key> Service::StoredKey(uint64_t seq) const {
+  std::string payload;
+  RecordType type;
+  RETURN_IF_ERROR(ledger_->Read(seq, &payload, &type));
+  UsageRecord r;
+  record::FieldError err;
+  record::ParseLimits limits;
+  limits.max_string_bytes = options_.max_record_bytes;
+  if (type != RecordType::kUsage || !record::ParseRecordJson(payload, &r, &err, limits)) {
+    return Status::Corruption("seq " + std::to_string(seq) +
+                              " is not a usage record the idempotency index can key");
+  }
+  return DedupIndex::MakeKey(r.tenant, r.source, r.id);
 }
 
 bool Service::Authenticate(const HttpRequest& req, const Responder& respond,

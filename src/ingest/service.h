@@ -79,7 +79,10 @@ class Service final : public http::HttpHandler {
   void AuditRead(const auth::Principal& who, std::string_view what, uint64_t result_count,
                  http::Responder respond, std::function<void()> then);
   // Indexes a stored record (dedup, usage columns). Thread-safe.
-  void IndexStored(uint64_t seq, const UsageRecord& r);
+  Status IndexStored(uint64_t seq, const UsageRecord& r);
+  // The idempotency key of the usage record at `seq`, read back from the log: how the dedup index
+  // confirms a tag match.
+  Result<DedupIndex::Key> StoredKey(uint64_t seq) const;
   // Finishes a POST's append on an I/O thread: dedup commit or abort, counters, then Finish.
   void CompleteAppend(std::shared_ptr<IngestCall> call);
   // Drops one of the call's outstanding parts; the last one builds and sends the answer.
