@@ -1,6 +1,6 @@
 // The fake ComfyUI server: networking (Beast HTTP + WebSocket on one io thread), the HTTP routes,
-// and the event routing of protocol.md §0.2. Prompt validation and the simulated run live in
-// fake_comfyui_run.cc; the shared state in fake_comfyui_state.h.
+// and the event routing of protocol.md §0.2. Prompt validation lives in fake_comfyui_validate.cc,
+// the simulated run in fake_comfyui_run.cc, the shared state in fake_comfyui_state.h.
 
 #include "test/comfy/fake_comfyui.h"
 
@@ -57,18 +57,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     std::string data;
   };
   void Read();
-  void WriteNext() {
-    ws_.binary(outbox_.front().binary);
-    ws_.async_write(net::buffer(outbox_.front().data),
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->outbox_.pop_front();
-                      if (ec) {
-                        self->outbox_.clear();
-                        return;
-                      }
-                      if (!self->outbox_.empty()) self->WriteNext();
-                    });
-  }
+  void WriteNext();
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
@@ -101,7 +90,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 class Server final : public FakeComfyUi, public EventSink {
  public:
-  explicit Server(FakeComfyUiOptions o) : state_(std::move(o), this), acceptor_(ioc_) {}
+  explicit Server(FakeComfyUiOptions o)
+      : on_ws_write_(o.on_ws_write), state_(std::move(o), this), acceptor_(ioc_) {}
   ~Server() override { Stop(); }
 
   Status Listen(const std::string& host, uint16_t port) {
@@ -169,12 +159,14 @@ class Server final : public FakeComfyUi, public EventSink {
     std::erase_if(others_, [s](const auto& o) { return o.get() == s; });
   }
   FakeState& state() { return state_; }
+  const FakeComfyUiOptions::WsWriteHook& on_ws_write() const { return on_ws_write_; }
   std::string system_stats_json() const { return state_.SystemStatsJson(); }
 
  private:
   void Accept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) return;
+      socket.set_option(tcp::no_delay(true), ec);  // as aiohttp does (tcp_nodelay)
       std::make_shared<HttpSession>(std::move(socket), this)->Read();
       Accept();
     });
@@ -210,6 +202,7 @@ class Server final : public FakeComfyUi, public EventSink {
     if (it != sockets_.end()) send(*it->second);
   }
 
+  const FakeComfyUiOptions::WsWriteHook on_ws_write_;
   FakeState state_;
   net::io_context ioc_{1};
   tcp::acceptor acceptor_;
@@ -228,6 +221,20 @@ void WsSession::Accept(bhttp::request<bhttp::string_body> req) {
     if (ec) return;
     self->server_->Register(self);
     self->Read();
+  });
+}
+
+void WsSession::WriteNext() {
+  const Frame& f = outbox_.front();
+  if (server_->on_ws_write()) server_->on_ws_write()(sid_, f.binary, f.data);
+  ws_.binary(f.binary);
+  ws_.async_write(net::buffer(f.data), [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->outbox_.pop_front();
+    if (ec) {
+      self->outbox_.clear();
+      return;
+    }
+    if (!self->outbox_.empty()) self->WriteNext();
   });
 }
 

@@ -35,12 +35,15 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tokenaudit/result.h"
 
 namespace tokenaudit::comfy::testing {
 
 struct FakeComfyUiOptions {
+  using WsWriteHook = std::function<void(std::string_view sid, bool binary, std::string_view frame)>;
+
   std::string host = "127.0.0.1";
   uint16_t port = 0;            // 0 picks a free port
   int ddcolor_ms = 50;          // simulated DDColor_Colorize run time
@@ -50,6 +53,9 @@ struct FakeComfyUiOptions {
   std::string captures_dir;
   // Epoch milliseconds for event timestamps; default: the system clock.
   std::function<int64_t()> now_ms;
+  // Benchmark hook (not ComfyUI): called on the fake's I/O thread when the write of a WebSocket
+  // frame to the socket of client `sid` starts. Must be quick and must not call into the fake.
+  WsWriteHook on_ws_write;
 };
 
 class FakeComfyUi {

@@ -211,10 +211,11 @@ std::string FakeState::ObjectInfoOf(const std::string& class_type) const {
   std::string files = "[";
   {
     MutexLock l(&mu_);
-    for (const auto& [key, bytes] : files_) {
-      // os.listdir of the input directory: top-level files only, no subfolders.
-      if (!key.starts_with("input//")) continue;
-      const std::string name = key.substr(7);
+    // os.listdir of the input directory: top-level files only, no subfolders. (A range of the
+    // map: outputs accumulate without bound in long runs.)
+    for (auto f = files_.lower_bound("input//");
+         f != files_.end() && f->first.starts_with("input//"); ++f) {
+      const std::string name = f->first.substr(7);
       if (files.size() > 1) files += ",";
       AppendJsonString(&files, name);
     }

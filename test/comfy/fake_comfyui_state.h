@@ -130,10 +130,11 @@ class FakeState {
   HttpReply PostFailNext(const std::string& body);
   HttpReply PostText(const std::string& body);
 
+  // fake_comfyui_validate.cc (PostPrompt is there too)
+  std::string Validate(const std::string& body, QueueItem* item, int* http_status);
   // fake_comfyui_run.cc
   void WorkerLoop();
   void RunPrompt(const QueueItem& item);
-  std::string Validate(const std::string& body, QueueItem* item, int* http_status);
 
   void Broadcast(std::string data) { sink_->Deliver({Event::Kind::kText, std::move(data), "", true, ""}); }
   // Status frames are queued while mu_ is held, so their order is the order of the queue
