@@ -6,9 +6,12 @@
 //
 //   query_rss_breakdown --data-dir DIR      (the server must not be running on DIR)
 //
-// Opening the ledger for writing appends its usual checkpoint on close; nothing else is written.
+// Opening the ledger for writing appends its usual checkpoint on close. The UsageStore writes its
+// sealed chunks to DIR/columns.breakdown (removed at the end) and then reads them from there,
+// as the server does with DIR/columns.
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,6 +22,7 @@
 #include "src/ingest/dedup_index.h"
 #include "src/query/usage_store.h"
 #include "src/record/record_json.h"
+#include "tokenaudit/env.h"
 #include "tokenaudit/ledger.h"
 
 namespace tokenaudit::bench {
@@ -97,6 +101,16 @@ int Run(const std::string& dir) {
     return ingest::DedupIndex::MakeKey(r.tenant, r.source, r.id);
   });
   query::UsageStore store;
+  const std::string cols_dir = dir + "/columns.breakdown";
+  {
+    std::vector<std::string> old;
+    if (auto names = Env::Default()->GetChildren(cols_dir); names.ok()) old = *names;
+    for (const auto& f : old) Env::Default()->RemoveFile(cols_dir + "/" + f).IgnoreError();
+    std::vector<bool> loaded;
+    size_t discarded = 0;
+    Status os = store.Open(Env::Default(), cols_dir, &loaded, &discarded);
+    if (!os.ok()) return std::fprintf(stderr, "UsageStore::Open: %s\n", os.ToString().c_str()), 1;
+  }
   auto build = [&](const char* what, auto&& add) {
     Status st = (*ledger)->Scan(0, [&](uint64_t seq, RecordType type, std::string_view payload) {
       if (type != RecordType::kUsage) return Status::OK();
@@ -121,12 +135,19 @@ int Run(const std::string& dir) {
   malloc_trim(0);
   step.Report("  ... after malloc_trim(0)");
   const auto st = store.GetStats();
-  std::printf("usage records %llu of %llu log records; UsageStore: %zu sealed chunks, %zu bytes "
-              "of compressed columns (%.1f bytes/record); dedup entries %zu\n",
+  std::printf("usage records %llu of %llu log records; UsageStore: %zu sealed chunks (%zu read "
+              "from their files), %zu bytes of compressed columns on disk (%.1f bytes/record), "
+              "%zu bytes of chunk metadata in memory (%.2f bytes/record); dedup entries %zu\n",
               static_cast<unsigned long long>(usage), static_cast<unsigned long long>(n),
-              st.sealed_chunks, st.sealed_bytes,
+              st.sealed_chunks, st.sealed_on_disk, st.sealed_bytes,
               usage ? static_cast<double>(st.sealed_bytes) / static_cast<double>(usage) : 0.0,
+              st.sealed_memory_bytes,
+              usage ? static_cast<double>(st.sealed_memory_bytes) / static_cast<double>(usage) : 0.0,
               dedup.size());
+  if (auto names = Env::Default()->GetChildren(cols_dir); names.ok()) {
+    for (const auto& f : *names) Env::Default()->RemoveFile(cols_dir + "/" + f).IgnoreError();
+  }
+  rmdir(cols_dir.c_str());
   return (*ledger)->Close().ok() ? 0 : 1;
 }
 

@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <numeric>
 
@@ -16,15 +17,78 @@ namespace {
 // zstd's fastest level: the chunk is sealed once and read by every query.
 constexpr int kZstdLevel = 1;
 
-uint8_t WidthFor(uint64_t range) {
-  if (range == 0) return 0;
-  if (range <= 0xff) return 1;
-  if (range <= 0xffff) return 2;
-  if (range <= 0xffffffffu) return 4;
-  return 8;
+constexpr char kMagic[8] = {'T', 'A', 'C', 'O', 'L', 'S', '0', '2'};
+constexpr char kMagicV1[8] = {'T', 'A', 'C', 'O', 'L', 'S', '0', '1'};
+constexpr char kFooterMagic[4] = {'T', 'A', 'C', '2'};
+constexpr uint32_t kFileVersion = 2;
+constexpr size_t kHeaderBytes = 32;
+constexpr size_t kFooterBytes = 20;  // meta size (8), meta CRC (4), data CRC (4), magic (4)
+// A dictionary code range wider than this in one chunk is not plausible (and would make the
+// remap table large): refuse the file.
+constexpr int64_t kMaxCodeSpan = 1 << 24;
+
+// The fewest whole bytes that hold every value of [0, range].
+uint8_t WidthFor(uint64_t range) { return static_cast<uint8_t>((std::bit_width(range) + 7) / 8); }
+
+// A frame zstd shrinks by less than this (compressed > raw * 4/5) is stored raw: decoding it is
+// a copy instead of entropy decoding, for little disk.
+bool WorthCompressing(size_t compressed, size_t raw) { return compressed * 5 <= raw * 4; }
+
+enum Codec : uint8_t { kNone = 0, kZstd = 1, kRaw = 2 };
+
+// Reads from a bounded view, remembering the first failure.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  uint8_t U8() { return Take(1) ? static_cast<uint8_t>(in_[pos_ - 1]) : 0; }
+  uint32_t U32() { return Take(4) ? DecodeFixed32(in_.data() + pos_ - 4) : 0; }
+  uint64_t U64() { return Take(8) ? DecodeFixed64(in_.data() + pos_ - 8) : 0; }
+  std::string_view Bytes(uint64_t n) {
+    if (!Take(n)) return {};
+    return in_.substr(pos_ - n, n);
+  }
+  size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  bool Take(uint64_t n) {
+    if (!ok_ || n > in_.size() - pos_) return ok_ = false;
+    pos_ += n;
+    return true;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+Status Bad(int c, const std::string& what) {
+  return Status::Corruption("column " + std::to_string(c) + " " + what);
+}
+
+// out[i] = base + d[i] for the `width`-byte little-endian d of every row.
+template <typename T>
+void Widen(const unsigned char* p, size_t n, uint64_t base, int64_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    T d;
+    std::memcpy(&d, p + sizeof(T) * i, sizeof(T));
+    out[i] = static_cast<int64_t>(base + d);
+  }
+}
+// The same for widths 3, 5, 6 and 7: 8 bytes loaded and masked (p has 8 readable bytes past
+// the last value).
+void WidenMasked(const unsigned char* p, size_t n, size_t width, uint64_t base, int64_t* out) {
+  const uint64_t mask = (uint64_t{1} << (8 * width)) - 1;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t d;
+    std::memcpy(&d, p + width * i, 8);
+    out[i] = static_cast<int64_t>(base + (d & mask));
+  }
 }
 
 }  // namespace
+
+DecodeScratch::DecodeScratch() : dctx_(ZSTD_createDCtx()) {}
+DecodeScratch::~DecodeScratch() { ZSTD_freeDCtx(dctx_); }
 
 TailChunk::TailChunk() {
   for (auto& c : cols_) c = std::make_unique<int64_t[]>(kChunkRows);
@@ -49,212 +113,392 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size
 
   auto chunk = std::make_shared<SealedChunk>();
   chunk->rows_ = rows;
-  std::string packed;
+  // Granules: at most kGranuleRows rows, and a new one where the tenant changes.
+  const int64_t* tenant = tail.col(kTenant);
+  for (size_t i = 1, start = 0; i < rows; ++i) {
+    if (i - start == kGranuleRows ||
+        (i - start >= kMinGranuleRows && tenant[order[i]] != tenant[order[i - 1]])) {
+      chunk->gstart_.push_back(static_cast<uint32_t>(i));
+      start = i;
+    }
+  }
+  if (rows > 0) chunk->gstart_.push_back(static_cast<uint32_t>(rows));
+  const size_t ngran = chunk->granules();
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  std::string packed, frame;
+  std::vector<int64_t> sorted(rows);
   for (int c = 0; c < kNumCols; ++c) {
     const int64_t* v = tail.col(static_cast<Col>(c));
+    for (size_t i = 0; i < rows; ++i) sorted[i] = v[order[i]];
     Column& col = chunk->cols_[c];
-    if (rows == 0) continue;
-    col.min = *std::min_element(v, v + rows);
-    col.max = *std::max_element(v, v + rows);
-    col.width = WidthFor(static_cast<uint64_t>(col.max) - static_cast<uint64_t>(col.min));
-    if (col.width == 0) continue;
-    packed.resize(rows * col.width);
-    char* p = packed.data();
-    for (uint32_t i : order) {
-      const uint64_t d = static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(col.min);
-      std::memcpy(p, &d, col.width);  // little-endian: the low `width` bytes
-      p += col.width;
+    col.g.resize(ngran);
+    if (rows > 0) {
+      col.min = col.file_min = *std::min_element(sorted.begin(), sorted.end());
+      col.max = col.file_max = *std::max_element(sorted.begin(), sorted.end());
     }
-    col.zstd.resize(ZSTD_compressBound(packed.size()));
-    const size_t n =
-        ZSTD_compress(col.zstd.data(), col.zstd.size(), packed.data(), packed.size(), kZstdLevel);
-    // Compressing into a buffer of ZSTD_compressBound bytes cannot fail.
-    col.zstd.resize(ZSTD_isError(n) ? 0 : n);
-    col.zstd.shrink_to_fit();
+    for (size_t g = 0; g < ngran; ++g) {
+      const int64_t* s = sorted.data() + chunk->granule_begin(g);
+      const size_t n = chunk->granule_rows(g);
+      Granule& gr = col.g[g];
+      gr.base = gr.zmin = *std::min_element(s, s + n);
+      gr.zmax = gr.fmax = *std::max_element(s, s + n);
+      gr.width = WidthFor(static_cast<uint64_t>(gr.zmax) - static_cast<uint64_t>(gr.zmin));
+      gr.offset = chunk->data_.size();
+      if (gr.width == 0) continue;
+      packed.resize(n * gr.width);
+      char* p = packed.data();
+      for (size_t i = 0; i < n; ++i) {
+        const uint64_t d = static_cast<uint64_t>(s[i]) - static_cast<uint64_t>(gr.base);
+        std::memcpy(p, &d, gr.width);  // little-endian: the low `width` bytes
+        p += gr.width;
+      }
+      frame.resize(ZSTD_compressBound(packed.size()));
+      const size_t len =
+          ZSTD_compress2(cctx, frame.data(), frame.size(), packed.data(), packed.size());
+      // Compressing into a buffer of ZSTD_compressBound bytes cannot fail.
+      if (!ZSTD_isError(len) && WorthCompressing(len, packed.size())) {
+        gr.length = static_cast<uint32_t>(len);
+        chunk->data_.append(frame.data(), len);
+      } else {
+        gr.raw = true;
+        gr.length = static_cast<uint32_t>(packed.size());
+        chunk->data_.append(packed);
+      }
+    }
   }
+  ZSTD_freeCCtx(cctx);
+  chunk->data_.shrink_to_fit();
   return chunk;
 }
 
-Status SealedChunk::Decode(Col c, int64_t* out, std::string* scratch) const {
+Status SealedChunk::ReadFrames(Col c, size_t g0, size_t g1, std::string* buf,
+                               std::string_view* bytes, DecodeScratch* scratch) const {
   const Column& col = cols_[c];
-  if (col.width == 0) {
-    std::fill(out, out + rows_, col.remap.empty() ? col.min : col.remap[0]);
+  // Frames of one column are stored one after the other (zero-length when width is 0).
+  const uint64_t begin = col.g[g0].offset;
+  const uint64_t end = col.g[g1 - 1].offset + col.g[g1 - 1].length;
+  if (end == begin) {
+    *bytes = {};
     return Status::OK();
   }
-  scratch->resize(rows_ * col.width);
-  const size_t n = ZSTD_decompress(scratch->data(), scratch->size(), col.zstd.data(),
-                                   col.zstd.size());
-  if (ZSTD_isError(n) || n != scratch->size()) {
-    return Status::Corruption("column " + std::to_string(c) + " does not decompress: " +
-                              (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size"));
+  if (!on_disk()) {
+    *bytes = std::string_view(data_).substr(begin, end - begin);
+    return Status::OK();
   }
-  const auto base = static_cast<uint64_t>(col.min);
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(scratch->data());
+  if (scratch->path_ != path_ || scratch->file_ == nullptr) {
+    scratch->file_.reset();
+    scratch->path_.clear();
+    ASSIGN_OR_RETURN(scratch->file_, env_->NewRandomAccessFile(path_));
+    scratch->path_ = path_;
+  }
+  buf->resize(end - begin);
+  ASSIGN_OR_RETURN(size_t n, scratch->file_->Read(data_offset_ + begin, end - begin, buf->data()));
+  if (n != end - begin) return Status::Corruption(path_ + ": column chunk file is truncated");
+  *bytes = *buf;
+  return Status::OK();
+}
+
+Status SealedChunk::DecodeFrame(Col c, size_t g, std::string_view frame, int64_t* out,
+                                DecodeScratch* scratch) const {
+  const Column& col = cols_[c];
+  const Granule& gr = col.g[g];
+  const size_t n = granule_rows(g);
+  if (gr.width == 0) {
+    const int64_t v = col.remap.empty() ? gr.base : col.remap[gr.base - col.file_min];
+    std::fill(out, out + n, v);
+    return Status::OK();
+  }
+  const size_t size = n * gr.width;
+  // 8 bytes of slack for WidenMasked.
+  if (scratch->raw_.size() < size + 8) scratch->raw_.resize(size + 8);
+  if (gr.raw) {
+    if (frame.size() != size) return Bad(c, "has a stored frame of the wrong size");
+    std::memcpy(scratch->raw_.data(), frame.data(), size);
+  } else {
+    const size_t got = ZSTD_decompressDCtx(scratch->dctx_, scratch->raw_.data(), size,
+                                           frame.data(), frame.size());
+    if (ZSTD_isError(got) || got != size) {
+      return Bad(c, std::string("does not decompress: ") +
+                        (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size"));
+    }
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(scratch->raw_.data());
+  const auto base = static_cast<uint64_t>(gr.base);
+  switch (gr.width) {
+    case 1: Widen<uint8_t>(p, n, base, out); break;
+    case 2: Widen<uint16_t>(p, n, base, out); break;
+    case 4: Widen<uint32_t>(p, n, base, out); break;
+    case 8: Widen<uint64_t>(p, n, base, out); break;
+    default: WidenMasked(p, n, gr.width, base, out); break;
+  }
   if (!col.remap.empty()) {
     // Codes of a loaded file: translate to this process's dictionary.
-    auto code = [&](size_t i) {
-      uint64_t d = 0;
-      std::memcpy(&d, p + col.width * i, col.width);
-      return static_cast<int64_t>(col.remap[d]);
-    };
-    for (size_t i = 0; i < rows_; ++i) out[i] = code(i);
-    return Status::OK();
-  }
-  switch (col.width) {
-    case 1:
-      for (size_t i = 0; i < rows_; ++i) out[i] = static_cast<int64_t>(base + p[i]);
-      break;
-    case 2:
-      for (size_t i = 0; i < rows_; ++i) {
-        uint16_t d;
-        std::memcpy(&d, p + 2 * i, 2);
-        out[i] = static_cast<int64_t>(base + d);
-      }
-      break;
-    case 4:
-      for (size_t i = 0; i < rows_; ++i) {
-        uint32_t d;
-        std::memcpy(&d, p + 4 * i, 4);
-        out[i] = static_cast<int64_t>(base + d);
-      }
-      break;
-    default:
-      for (size_t i = 0; i < rows_; ++i) {
-        uint64_t d;
-        std::memcpy(&d, p + 8 * i, 8);
-        out[i] = static_cast<int64_t>(base + d);
-      }
+    const uint64_t span = col.remap.size();
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t k = static_cast<uint64_t>(out[i]) - static_cast<uint64_t>(col.file_min);
+      if (k >= span) return Bad(c, "has a code outside its dictionary");
+      out[i] = col.remap[k];
+    }
   }
   return Status::OK();
 }
 
-namespace {
-
-constexpr char kMagic[8] = {'T', 'A', 'C', 'O', 'L', 'S', '0', '1'};
-constexpr uint32_t kFileVersion = 1;
-// A dictionary code range wider than this in one chunk is not plausible (and would make the
-// remap table large): refuse the file.
-constexpr int64_t kMaxCodeSpan = 1 << 24;
-
-// Reads from a bounded view, remembering the first failure.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  uint8_t U8() { return Take(1) ? static_cast<uint8_t>(in_[pos_ - 1]) : 0; }
-  uint32_t U32() { return Take(4) ? DecodeFixed32(in_.data() + pos_ - 4) : 0; }
-  uint64_t U64() { return Take(8) ? DecodeFixed64(in_.data() + pos_ - 8) : 0; }
-  std::string_view Bytes(uint64_t n) {
-    if (n > in_.size() - pos_ || !Take(n)) {
-      ok_ = false;
-      return {};
-    }
-    return in_.substr(pos_ - n, n);
+Status SealedChunk::DecodeGranules(Col c, size_t g0, size_t g1, int64_t* out,
+                                   DecodeScratch* scratch) const {
+  if (g0 >= g1) return Status::OK();
+  std::string_view bytes;
+  RETURN_IF_ERROR(ReadFrames(c, g0, g1, &scratch->io_, &bytes, scratch));
+  for (size_t g = g0; g < g1; ++g) {
+    RETURN_IF_ERROR(DecodeGranule(c, g, g0, bytes, out, scratch));
+    out += granule_rows(g);
   }
-  size_t remaining() const { return in_.size() - pos_; }
+  return Status::OK();
+}
 
- private:
-  bool Take(uint64_t n) {
-    if (!ok_ || n > in_.size() - pos_) return ok_ = false;
-    pos_ += n;
-    return true;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+Status SealedChunk::DecodeGranule(Col c, size_t g, size_t g0, std::string_view bytes,
+                                  int64_t* out, DecodeScratch* scratch) const {
+  const Granule& gr = cols_[c].g[g];
+  const uint64_t first = cols_[c].g[g0].offset;
+  return DecodeFrame(c, g, bytes.substr(gr.offset - first, gr.length), out, scratch);
+}
 
-}  // namespace
+Status SealedChunk::Decode(Col c, int64_t* out, DecodeScratch* scratch) const {
+  return DecodeGranules(c, 0, granules(), out, scratch);
+}
 
 std::string SealedChunk::EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const {
   std::string out(kMagic, sizeof(kMagic));
   PutFixed32(&out, kFileVersion);
   PutFixed32(&out, kNumCols);
-  PutFixed64(&out, rows_);
+  PutFixed32(&out, static_cast<uint32_t>(rows_));
+  PutFixed32(&out, static_cast<uint32_t>(granules()));
+  PutFixed64(&out, data_.size());
+  out += data_;
+  std::string meta;
+  for (size_t g = 0; g < granules(); ++g) PutFixed32(&meta, static_cast<uint32_t>(granule_rows(g)));
   for (int c = 0; c < kNumCols; ++c) {
     const Column& col = cols_[c];
-    PutFixed64(&out, static_cast<uint64_t>(col.min));
-    PutFixed64(&out, static_cast<uint64_t>(col.max));
-    out.push_back(static_cast<char>(col.width));
-    PutFixed64(&out, col.zstd.size());
-    out += col.zstd;
+    PutFixed64(&meta, static_cast<uint64_t>(col.file_min));
+    PutFixed64(&meta, static_cast<uint64_t>(col.file_max));
+    for (const Granule& gr : col.g) {
+      PutFixed64(&meta, static_cast<uint64_t>(gr.base));
+      PutFixed64(&meta, static_cast<uint64_t>(gr.fmax));
+      meta.push_back(static_cast<char>(gr.width));
+      meta.push_back(static_cast<char>(gr.width == 0 ? kNone : gr.raw ? kRaw : kZstd));
+      PutFixed64(&meta, gr.offset);
+      PutFixed32(&meta, gr.length);
+    }
     if (c < kNumStringCols) {
-      // The strings of codes min..max (unused codes are written as empty strings too: the
-      // range is what Decode maps).
-      for (int64_t code = col.min; code <= col.max; ++code) {
-        std::string_view s = dicts[c].String(static_cast<uint32_t>(code));
-        PutFixed32(&out, static_cast<uint32_t>(s.size()));
-        out.append(s);
+      // The strings of codes file_min..file_max (unused codes too: the range is what a reader
+      // maps).
+      for (int64_t code = col.file_min; code <= col.file_max && !col.g.empty(); ++code) {
+        const uint32_t mine =
+            col.remap.empty() ? static_cast<uint32_t>(code) : col.remap[code - col.file_min];
+        std::string_view s = dicts[c].String(mine);
+        PutFixed32(&meta, static_cast<uint32_t>(s.size()));
+        meta.append(s);
       }
     }
   }
-  PutFixed32(&out, crc32c::Value(out));
+  out += meta;
+  PutFixed64(&out, meta.size());
+  uint32_t crc = crc32c::Value(out.data(), kHeaderBytes);
+  crc = crc32c::Extend(crc, meta.data(), meta.size());
+  PutFixed32(&out, crc);
+  PutFixed32(&out, crc32c::Value(data_));
+  out.append(kFooterMagic, sizeof(kFooterMagic));
   return out;
+}
+
+Result<std::shared_ptr<SealedChunk>> SealedChunk::ParseMeta(
+    std::string_view header, std::string_view meta, uint64_t data_offset, uint64_t data_size,
+    std::array<Dictionary, kNumStringCols>* dicts) {
+  Reader h(header.substr(sizeof(kMagic)));
+  const uint32_t version = h.U32();
+  const uint32_t ncols = h.U32();
+  const uint32_t rows = h.U32();
+  const uint32_t ngran = h.U32();
+  if (ncols != kNumCols || rows == 0 || rows > kChunkRows || ngran == 0 || ngran > rows ||
+      version != kFileVersion) {
+    return Status::Corruption("column chunk has version " + std::to_string(version) + ", " +
+                              std::to_string(ncols) + " columns, " + std::to_string(rows) +
+                              " rows, " + std::to_string(ngran) + " granules");
+  }
+  auto chunk = std::make_shared<SealedChunk>();
+  chunk->rows_ = rows;
+  chunk->data_offset_ = data_offset;
+  Reader r(meta);
+  for (uint32_t g = 0; g < ngran; ++g) {
+    const uint32_t n = r.U32();
+    if (!r.ok() || n == 0 || n > kGranuleRows || n > rows - chunk->gstart_.back()) {
+      return Status::Corruption("column chunk has inconsistent granule sizes");
+    }
+    chunk->gstart_.push_back(chunk->gstart_.back() + n);
+  }
+  if (chunk->gstart_.back() != rows) {
+    return Status::Corruption("column chunk granules do not add up to its rows");
+  }
+  for (int c = 0; c < kNumCols; ++c) {
+    Column& col = chunk->cols_[c];
+    col.file_min = static_cast<int64_t>(r.U64());
+    col.file_max = static_cast<int64_t>(r.U64());
+    if (!r.ok() || col.file_max < col.file_min) return Bad(c, "has an inconsistent range");
+    col.g.resize(ngran);
+    uint64_t next = 0;  // frames of a column follow each other
+    for (size_t g = 0; g < ngran; ++g) {
+      Granule& gr = col.g[g];
+      gr.base = static_cast<int64_t>(r.U64());
+      const auto gmax = static_cast<int64_t>(r.U64());
+      gr.width = r.U8();
+      const uint8_t codec = r.U8();
+      gr.raw = codec == kRaw;
+      gr.offset = r.U64();
+      gr.length = r.U32();
+      if (!r.ok()) return Bad(c, "is truncated");
+      if (gmax < gr.base || gr.base < col.file_min || gmax > col.file_max ||
+          gr.width != WidthFor(static_cast<uint64_t>(gmax) - static_cast<uint64_t>(gr.base)) ||
+          (gr.width == 0) != (codec == kNone) || (codec == kNone) != (gr.length == 0) ||
+          codec > kRaw || (gr.raw && gr.length != chunk->granule_rows(g) * gr.width) ||
+          (g > 0 && gr.offset != next) || gr.offset > data_size ||
+          gr.length > data_size - gr.offset) {
+        return Bad(c, "granule " + std::to_string(g) + " is inconsistent");
+      }
+      next = gr.offset + gr.length;
+      gr.zmin = gr.base;
+      gr.zmax = gr.fmax = gmax;
+    }
+    if (c < kNumStringCols) {
+      if (col.file_min < 0 || col.file_max - col.file_min >= kMaxCodeSpan) {
+        return Bad(c, "has implausible codes");
+      }
+      col.remap.resize(static_cast<size_t>(col.file_max - col.file_min + 1));
+      for (auto& code : col.remap) {
+        std::string_view s = r.Bytes(r.U32());
+        if (!r.ok()) return Bad(c, "has a truncated dictionary");
+        code = (*dicts)[c].Intern(s);
+      }
+      // Zone maps in this process's codes: the codes of the file's range of each granule.
+      for (Granule& gr : col.g) {
+        const auto lo = col.remap.begin() + (gr.base - col.file_min);
+        const auto hi = col.remap.begin() + (gr.fmax - col.file_min) + 1;
+        const auto [mn, mx] = std::minmax_element(lo, hi);
+        gr.zmin = *mn;
+        gr.zmax = *mx;
+      }
+    }
+    col.min = col.g[0].zmin;
+    col.max = col.g[0].zmax;
+    for (const Granule& gr : col.g) {
+      col.min = std::min(col.min, gr.zmin);
+      col.max = std::max(col.max, gr.zmax);
+    }
+  }
+  if (r.remaining() != 0) return Status::Corruption("column chunk metadata has trailing bytes");
+  return chunk;
 }
 
 Result<std::shared_ptr<const SealedChunk>> SealedChunk::DecodeFile(
     std::string_view file, std::array<Dictionary, kNumStringCols>* dicts) {
-  if (file.size() < sizeof(kMagic) + 4 || std::memcmp(file.data(), kMagic, sizeof(kMagic)) != 0) {
+  if (file.size() >= sizeof(kMagicV1) && std::memcmp(file.data(), kMagicV1, 8) == 0) {
+    return Status::Corruption("column chunk file of version 1 (rebuilt from the log)");
+  }
+  if (file.size() < kHeaderBytes + kFooterBytes ||
+      std::memcmp(file.data(), kMagic, sizeof(kMagic)) != 0 ||
+      std::memcmp(file.data() + file.size() - 4, kFooterMagic, 4) != 0) {
     return Status::Corruption("not a column chunk file (bad magic)");
   }
-  const uint32_t stored_crc = DecodeFixed32(file.data() + file.size() - 4);
-  std::string_view body = file.substr(0, file.size() - 4);
-  if (crc32c::Value(body) != stored_crc) return Status::Corruption("column chunk CRC mismatch");
-  Reader r(body.substr(sizeof(kMagic)));
-  const uint32_t version = r.U32();
-  const uint32_t ncols = r.U32();
-  const uint64_t rows = r.U64();
-  if (!r.ok() || version != kFileVersion) {
-    return Status::Corruption("unsupported column chunk version " + std::to_string(version));
+  const std::string_view header = file.substr(0, kHeaderBytes);
+  const uint64_t data_size = DecodeFixed64(file.data() + 24);
+  const uint64_t meta_size = DecodeFixed64(file.data() + file.size() - kFooterBytes);
+  const uint64_t body = file.size() - kHeaderBytes - kFooterBytes;
+  if (data_size > body || meta_size != body - data_size) {
+    return Status::Corruption("column chunk file has inconsistent section sizes");
   }
-  if (ncols != kNumCols || rows == 0 || rows > kChunkRows) {
-    return Status::Corruption("column chunk has " + std::to_string(ncols) + " columns and " +
-                              std::to_string(rows) + " rows");
+  const std::string_view meta = file.substr(kHeaderBytes + data_size, meta_size);
+  uint32_t crc = crc32c::Value(header.data(), header.size());
+  crc = crc32c::Extend(crc, meta.data(), meta.size());
+  if (crc != DecodeFixed32(file.data() + file.size() - 12) ||
+      crc32c::Value(file.substr(kHeaderBytes, data_size)) !=
+          DecodeFixed32(file.data() + file.size() - 8)) {
+    return Status::Corruption("column chunk CRC mismatch");
   }
-  auto chunk = std::make_shared<SealedChunk>();
-  chunk->rows_ = rows;
-  for (int c = 0; c < kNumCols; ++c) {
-    Column& col = chunk->cols_[c];
-    col.min = static_cast<int64_t>(r.U64());
-    col.max = static_cast<int64_t>(r.U64());
-    col.width = r.U8();
-    col.zstd = std::string(r.Bytes(r.U64()));
-    if (!r.ok()) return Status::Corruption("column " + std::to_string(c) + " is truncated");
-    const uint64_t range = static_cast<uint64_t>(col.max) - static_cast<uint64_t>(col.min);
-    if (col.max < col.min || col.width != WidthFor(range)) {
-      return Status::Corruption("column " + std::to_string(c) + " has an inconsistent range");
+  ASSIGN_OR_RETURN(std::shared_ptr<SealedChunk> chunk,
+                   ParseMeta(header, meta, kHeaderBytes, data_size, dicts));
+  chunk->data_ = std::string(file.substr(kHeaderBytes, data_size));
+  // Every frame once: a file that loads decodes.
+  DecodeScratch scratch;
+  std::vector<int64_t> out(chunk->rows());
+  for (int c = 0; c < kNumCols; ++c) RETURN_IF_ERROR(chunk->Decode(static_cast<Col>(c), out.data(), &scratch));
+  return std::shared_ptr<const SealedChunk>(std::move(chunk));
+}
+
+Result<std::shared_ptr<const SealedChunk>> SealedChunk::OpenFile(
+    Env* env, const std::string& path, std::array<Dictionary, kNumStringCols>* dicts,
+    bool verify_data) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> f, env->NewRandomAccessFile(path));
+  ASSIGN_OR_RETURN(uint64_t size, env->GetFileSize(path));
+  if (size < kHeaderBytes + kFooterBytes) return Status::Corruption(path + ": too short");
+  char header[kHeaderBytes], footer[kFooterBytes];
+  ASSIGN_OR_RETURN(size_t n, f->Read(0, kHeaderBytes, header));
+  if (n != kHeaderBytes) return Status::Corruption(path + ": truncated");
+  ASSIGN_OR_RETURN(n, f->Read(size - kFooterBytes, kFooterBytes, footer));
+  if (n != kFooterBytes) return Status::Corruption(path + ": truncated");
+  if (std::memcmp(header, kMagicV1, 8) == 0) {
+    return Status::Corruption("column chunk file of version 1 (rebuilt from the log)");
+  }
+  if (std::memcmp(header, kMagic, 8) != 0 || std::memcmp(footer + 16, kFooterMagic, 4) != 0) {
+    return Status::Corruption("not a column chunk file (bad magic)");
+  }
+  const uint64_t data_size = DecodeFixed64(header + 24);
+  const uint64_t meta_size = DecodeFixed64(footer);
+  const uint64_t body = size - kHeaderBytes - kFooterBytes;
+  if (data_size > body || meta_size != body - data_size) {
+    return Status::Corruption("column chunk file has inconsistent section sizes");
+  }
+  std::string meta(meta_size, '\0');
+  ASSIGN_OR_RETURN(n, f->Read(kHeaderBytes + data_size, meta_size, meta.data()));
+  if (n != meta_size) return Status::Corruption(path + ": truncated");
+  uint32_t crc = crc32c::Value(header, kHeaderBytes);
+  crc = crc32c::Extend(crc, meta.data(), meta.size());
+  if (crc != DecodeFixed32(footer + 8)) return Status::Corruption("column chunk CRC mismatch");
+  if (verify_data) {
+    // The frames, read in pieces (nothing of them stays in memory).
+    std::string piece(std::min<uint64_t>(data_size, 1 << 20), '\0');
+    uint32_t data_crc = 0;
+    for (uint64_t at = 0; at < data_size;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), data_size - at));
+      ASSIGN_OR_RETURN(n, f->Read(kHeaderBytes + at, want, piece.data()));
+      if (n != want) return Status::Corruption(path + ": truncated");
+      data_crc = crc32c::Extend(data_crc, piece.data(), want);
+      at += want;
     }
-    if (col.width > 0 && ZSTD_getFrameContentSize(col.zstd.data(), col.zstd.size()) !=
-                             rows * col.width) {
-      return Status::Corruption("column " + std::to_string(c) + " has the wrong size");
-    }
-    if (c < kNumStringCols) {
-      if (col.min < 0 || col.max - col.min >= kMaxCodeSpan) {
-        return Status::Corruption("column " + std::to_string(c) + " has implausible codes");
-      }
-      col.remap.resize(static_cast<size_t>(col.max - col.min + 1));
-      for (auto& code : col.remap) {
-        std::string_view s = r.Bytes(r.U32());
-        if (!r.ok()) return Status::Corruption("dictionary of column " + std::to_string(c) +
-                                               " is truncated");
-        code = (*dicts)[c].Intern(s);
-      }
-      // Zone maps hold this process's codes; min/max of the remapped column.
-      const auto [lo, hi] = std::minmax_element(col.remap.begin(), col.remap.end());
-      // Only codes that occur matter, but any code in range may: a superset is still a valid
-      // zone map.
-      col.min = *lo;
-      col.max = *hi;
-      if (col.width == 0) col.remap = {col.remap.front()};
+    if (data_crc != DecodeFixed32(footer + 12)) {
+      return Status::Corruption("column chunk CRC mismatch");
     }
   }
-  if (r.remaining() != 0) return Status::Corruption("column chunk has trailing bytes");
+  ASSIGN_OR_RETURN(std::shared_ptr<SealedChunk> chunk,
+                   ParseMeta(std::string_view(header, kHeaderBytes), meta, kHeaderBytes,
+                             data_size, dicts));
+  chunk->env_ = env;
+  chunk->path_ = path;
   return std::shared_ptr<const SealedChunk>(std::move(chunk));
 }
 
 size_t SealedChunk::encoded_bytes() const {
   size_t n = 0;
-  for (const auto& c : cols_) n += c.zstd.size();
+  for (const Column& c : cols_) {
+    for (const Granule& g : c.g) n += g.length;
+  }
+  return n;
+}
+
+size_t SealedChunk::memory_bytes() const {
+  size_t n = sizeof(*this) + data_.capacity() + path_.capacity();
+  for (const Column& c : cols_) {
+    n += c.g.capacity() * sizeof(Granule) + c.remap.capacity() * sizeof(uint32_t);
+  }
   return n;
 }
 

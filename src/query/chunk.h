@@ -2,9 +2,12 @@
 //
 // TailChunk: the rows being appended, in fixed-capacity arrays that never move, so a reader can
 // read the first n rows it was told about while the writer appends behind them.
-// SealedChunk: an immutable chunk with its rows sorted by (tenant, user, time, model); every
-// column is frame-of-reference coded into the narrowest byte width that holds it, then
-// zstd-compressed, with its min and max kept as a zone map.
+// SealedChunk: an immutable chunk with its rows sorted by (tenant, user, time, model), cut into
+// granules of kGranuleRows rows. Every column of every granule is frame-of-reference coded into
+// the narrowest byte width that holds it and compressed as its own zstd frame; the granule's min
+// and max stay in memory as a zone map, so a filter decodes only the granules it can match.
+// A chunk written to DATA_DIR/columns/ (doc/columns_format.md) keeps only that metadata in
+// memory and reads its frames from the file when a query needs them.
 
 #ifndef TOKENAUDIT_QUERY_CHUNK_H_
 #define TOKENAUDIT_QUERY_CHUNK_H_
@@ -18,12 +21,20 @@
 #include <vector>
 
 #include "src/query/usage_columns.h"
+#include "tokenaudit/env.h"
 #include "tokenaudit/result.h"
 #include "tokenaudit/status.h"
+
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
 
 namespace tokenaudit::query {
 
 inline constexpr size_t kChunkRows = 65536;
+// Most rows in a granule of a sealed chunk: the unit of pruning and of decompression. A granule
+// also ends where the tenant changes (once it holds kMinGranuleRows), so that its user codes,
+// sorted within a tenant, give a tight zone map.
+inline constexpr size_t kGranuleRows = 8192;
+inline constexpr size_t kMinGranuleRows = 1024;
 
 class TailChunk {
  public:
@@ -37,38 +48,110 @@ class TailChunk {
 };
 
 class Dictionary;
+class SealedChunk;
+
+// What a thread reuses between decodes: a zstd context, I/O and frame buffers, the open file of
+// the chunk read last. Not thread-safe: one per thread.
+class DecodeScratch {
+ public:
+  DecodeScratch();
+  ~DecodeScratch();
+  DecodeScratch(const DecodeScratch&) = delete;
+  DecodeScratch& operator=(const DecodeScratch&) = delete;
+
+ private:
+  friend class SealedChunk;
+  ZSTD_DCtx* dctx_;
+  std::string io_;   // bytes read from a file
+  std::string raw_;  // one decompressed frame
+  std::string path_;  // of file_
+  std::unique_ptr<RandomAccessFile> file_;
+};
 
 class SealedChunk {
  public:
-  // Sorts and encodes the first `rows` rows of `tail`.
+  // Sorts and encodes the first `rows` rows of `tail`; the frames stay in memory.
   static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail, size_t rows);
 
   // The chunk as a self-contained file (doc/columns_format.md): its columns plus the strings of
   // every dictionary code it uses, so another process can load it with its own dictionaries.
+  // Only for a chunk whose frames are in memory (Seal, DecodeFile).
   std::string EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const;
-  // Loads a file written by EncodeFile, interning its strings into `dicts` and remapping codes.
-  // Corruption (naming what) for anything malformed, truncated or failing its CRC.
+  // Loads a whole file held in memory, interning its strings into `dicts` and remapping codes;
+  // every frame is decompressed once to check it. Corruption (naming what) for anything
+  // malformed, truncated or failing a checksum.
   static Result<std::shared_ptr<const SealedChunk>> DecodeFile(
       std::string_view file, std::array<Dictionary, kNumStringCols>* dicts);
+  // Reads the header and the metadata of a chunk file (checked by their CRC) and, with
+  // verify_data, checks the CRC of the frames; the frames are read from the file when they are
+  // decoded (and checked again then, by their zstd checksums).
+  static Result<std::shared_ptr<const SealedChunk>> OpenFile(
+      Env* env, const std::string& path, std::array<Dictionary, kNumStringCols>* dicts,
+      bool verify_data);
 
   size_t rows() const { return rows_; }
+  size_t granules() const { return gstart_.size() - 1; }
+  size_t granule_begin(size_t g) const { return gstart_[g]; }
+  size_t granule_rows(size_t g) const { return gstart_[g + 1] - gstart_[g]; }
+  // Zone maps: of the chunk, and of one granule (this process's dictionary codes for strings;
+  // for a loaded file possibly a superset of the codes that occur).
   int64_t min(Col c) const { return cols_[c].min; }
   int64_t max(Col c) const { return cols_[c].max; }
-  // Decodes column `c` into out[0, rows()). `scratch` is reused between calls.
-  Status Decode(Col c, int64_t* out, std::string* scratch) const;
-  // Bytes held by the encoded columns.
+  int64_t min(Col c, size_t g) const { return cols_[c].g[g].zmin; }
+  int64_t max(Col c, size_t g) const { return cols_[c].g[g].zmax; }
+  bool on_disk() const { return !path_.empty(); }
+
+  // Decodes column `c` into out[0, rows()).
+  Status Decode(Col c, int64_t* out, DecodeScratch* scratch) const;
+  // Decodes granules [g0, g1) of column `c` into out[0, rows of those granules). From a file,
+  // the frames of the range are read with one read.
+  Status DecodeGranules(Col c, size_t g0, size_t g1, int64_t* out, DecodeScratch* scratch) const;
+  // Reads the frames of granules [g0, g1) of column `c` with one read (or points at them when
+  // the chunk is in memory); *bytes stays valid while `buf` and the chunk do.
+  Status ReadFrames(Col c, size_t g0, size_t g1, std::string* buf, std::string_view* bytes,
+                    DecodeScratch* scratch) const;
+  // Decodes granule g (g0 <= g < g1) of column `c` from the bytes ReadFrames returned for
+  // [g0, g1) into out[0, granule_rows(g)).
+  Status DecodeGranule(Col c, size_t g, size_t g0, std::string_view bytes, int64_t* out,
+                       DecodeScratch* scratch) const;
+  // Bytes of the compressed frames (in memory or in the file).
   size_t encoded_bytes() const;
+  // Bytes this object holds in memory (metadata, and the frames unless on disk).
+  size_t memory_bytes() const;
 
  private:
-  struct Column {
-    int64_t min = 0, max = 0;
-    uint8_t width = 0;   // bytes per value after subtracting min: 0 (all equal), 1, 2, 4 or 8
-    std::string zstd;    // rows * width bytes, compressed
-    // Loaded from a file: remap[code - min] is this process's code for the file's code.
-    std::vector<uint32_t> remap;
+  struct Granule {
+    int64_t base = 0, fmax = 0;   // the granule's min (frame-of-reference base) and max, in
+                                  // the file's code domain
+    int64_t zmin = 0, zmax = 0;   // zone map (this process's codes)
+    uint64_t offset = 0;          // of the frame, from the start of the data section
+    uint32_t length = 0;          // of the frame; 0 when width is 0
+    uint8_t width = 0;            // bytes per value after subtracting base: 0 to 8
+    bool raw = false;             // stored without zstd (it saved too little)
   };
+  struct Column {
+    int64_t min = 0, max = 0;  // zone map (this process's codes)
+    int64_t file_min = 0, file_max = 0;  // the file's (or, sealed here, this process's) codes
+    // Loaded from a file: remap[code - file_min] is this process's code for the file's code.
+    std::vector<uint32_t> remap;
+    std::vector<Granule> g;
+  };
+
+  static Result<std::shared_ptr<SealedChunk>> ParseMeta(
+      std::string_view header, std::string_view meta, uint64_t data_offset, uint64_t data_size,
+      std::array<Dictionary, kNumStringCols>* dicts);
+  Status DecodeFrame(Col c, size_t g, std::string_view frame, int64_t* out,
+                     DecodeScratch* scratch) const;
+
   size_t rows_ = 0;
+  std::vector<uint32_t> gstart_{0};  // first row of each granule, then rows_
   std::array<Column, kNumCols> cols_;
+  // Frames of every column and granule, column after column (the file's data section); empty
+  // when the chunk is read from path_.
+  std::string data_;
+  Env* env_ = nullptr;
+  std::string path_;
+  uint64_t data_offset_ = 0;  // of the data section in the file
 };
 
 }  // namespace tokenaudit::query

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <string>
-#include <thread>
 
 namespace tokenaudit::query {
 namespace {
@@ -74,14 +73,32 @@ void RowFilter::Need(std::array<bool, kNumCols>* need) const {
   }
 }
 
+bool RowFilter::ExcludesRange(Col c, int64_t lo, int64_t hi) const {
+  if (c == kTime) return (from_us_ && hi < *from_us_) || (to_us_ && lo >= *to_us_);
+  for (const Resolved& r : filters_) {
+    if (!IsStringDim(r.dim) || StringCol(r.dim) != c) continue;
+    auto it = std::lower_bound(r.values.begin(), r.values.end(), lo);
+    if (it == r.values.end() || *it > hi) return true;
+  }
+  return false;
+}
+
 bool RowFilter::Excludes(const SealedChunk& c) const {
-  if (from_us_ && c.max(kTime) < *from_us_) return true;
-  if (to_us_ && c.min(kTime) >= *to_us_) return true;
+  if (ExcludesRange(kTime, c.min(kTime), c.max(kTime))) return true;
   for (const Resolved& r : filters_) {
     if (!IsStringDim(r.dim)) continue;
     const Col col = StringCol(r.dim);
-    auto lo = std::lower_bound(r.values.begin(), r.values.end(), c.min(col));
-    if (lo == r.values.end() || *lo > c.max(col)) return true;
+    if (ExcludesRange(col, c.min(col), c.max(col))) return true;
+  }
+  return false;
+}
+
+bool RowFilter::Excludes(const SealedChunk& c, size_t g) const {
+  if (ExcludesRange(kTime, c.min(kTime, g), c.max(kTime, g))) return true;
+  for (const Resolved& r : filters_) {
+    if (!IsStringDim(r.dim)) continue;
+    const Col col = StringCol(r.dim);
+    if (ExcludesRange(col, c.min(col, g), c.max(col, g))) return true;
   }
   return false;
 }
@@ -102,12 +119,6 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
                  ScanStats* stats) {
   if (filter.matches_nothing()) return Status::OK();
   filter.Need(&need);
-  auto rows = [&](const int64_t* const* cols, size_t n) {
-    stats->rows_scanned += n;
-    for (size_t i = 0; i < n; ++i) {
-      if (filter.Admits(cols, i)) visit(cols, i);
-    }
-  };
   UsageStore::Snapshot snap = store.Snap();
   ChunkColumns cc;
   for (const auto& chunk : snap.sealed) {
@@ -115,66 +126,53 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
       ++stats->chunks_skipped;
       continue;
     }
-    RETURN_IF_ERROR(cc.Load(*chunk, need));
-    rows(cc.cols.data(), cc.rows);
+    RETURN_IF_ERROR(cc.Load(*chunk, need, &filter));
+    for (size_t g = 0; g < chunk->granules(); ++g) {
+      if (filter.Excludes(*chunk, g)) {
+        ++stats->granules_skipped;
+        continue;
+      }
+      const size_t begin = chunk->granule_begin(g), end = begin + chunk->granule_rows(g);
+      stats->rows_scanned += end - begin;
+      for (size_t i = begin; i < end; ++i) {
+        if (filter.Admits(cc.cols.data(), i)) visit(cc.cols.data(), i);
+      }
+    }
   }
   for (const auto& raw : snap.raw) {
     cc.Point(*raw.chunk, raw.rows);
-    rows(cc.cols.data(), cc.rows);
+    stats->rows_scanned += cc.rows;
+    for (size_t i = 0; i < cc.rows; ++i) {
+      if (filter.Admits(cc.cols.data(), i)) visit(cc.cols.data(), i);
+    }
   }
   return Status::OK();
 }
 
-Status ScanStoreParallel(
-    const UsageStore& store, const RowFilter& filter, std::array<bool, kNumCols> need,
-    const std::vector<std::function<void(const int64_t* const* cols, size_t i)>>& visitors,
-    ScanStats* stats) {
-  if (filter.matches_nothing()) return Status::OK();
-  filter.Need(&need);
-  const UsageStore::Snapshot snap = store.Snap();
-  const size_t n = visitors.size();
-  std::vector<ScanStats> part(n);
-  std::vector<Status> status(n);
-  auto work = [&](size_t t) {
-    ChunkColumns cc;
-    auto rows = [&](size_t count) {
-      part[t].rows_scanned += count;
-      for (size_t i = 0; i < count; ++i) {
-        if (filter.Admits(cc.cols.data(), i)) visitors[t](cc.cols.data(), i);
-      }
-    };
-    for (size_t c = t; c < snap.sealed.size(); c += n) {
-      if (filter.Excludes(*snap.sealed[c])) {
-        ++part[t].chunks_skipped;
-        continue;
-      }
-      if (!(status[t] = cc.Load(*snap.sealed[c], need)).ok()) return;
-      rows(cc.rows);
-    }
-    if (t != 0) return;
-    for (const auto& raw : snap.raw) {
-      cc.Point(*raw.chunk, raw.rows);
-      rows(cc.rows);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(work, t);
-  work(0);
-  for (auto& th : threads) th.join();
-  for (size_t t = 0; t < n; ++t) {
-    RETURN_IF_ERROR(status[t]);
-    stats->rows_scanned += part[t].rows_scanned;
-    stats->chunks_skipped += part[t].chunks_skipped;
-  }
-  return Status::OK();
-}
-
-Status ChunkColumns::Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need) {
+Status ChunkColumns::Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need,
+                          const RowFilter* filter) {
   rows = chunk.rows();
+  const size_t ng = chunk.granules();
+  std::vector<bool> skip(ng, false);
+  if (filter != nullptr) {
+    for (size_t g = 0; g < ng; ++g) skip[g] = filter->Excludes(chunk, g);
+  }
   for (int c = 0; c < kNumCols; ++c) {
     if (!need[c]) continue;
     decoded[c].resize(rows);
-    RETURN_IF_ERROR(chunk.Decode(static_cast<Col>(c), decoded[c].data(), &scratch));
+    // Runs of granules not skipped, each read with one read.
+    for (size_t g = 0; g < ng;) {
+      if (skip[g]) {
+        ++g;
+        continue;
+      }
+      size_t e = g + 1;
+      while (e < ng && !skip[e]) ++e;
+      RETURN_IF_ERROR(chunk.DecodeGranules(static_cast<Col>(c), g, e,
+                                           decoded[c].data() + chunk.granule_begin(g),
+                                           &scratch));
+      g = e;
+    }
     cols[c] = decoded[c].data();
   }
   return Status::OK();

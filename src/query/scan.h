@@ -34,13 +34,23 @@ class RowFilter {
   void Need(std::array<bool, kNumCols>* need) const;
   // A sealed chunk no row of which can pass.
   bool Excludes(const SealedChunk& c) const;
+  // A granule of a sealed chunk no row of which can pass.
+  bool Excludes(const SealedChunk& c, size_t granule) const;
   bool Admits(const int64_t* const* cols, size_t i) const;
 
- private:
   struct Resolved {
     Dim dim;
     std::vector<int64_t> values;  // sorted
   };
+  const std::vector<Resolved>& filters() const { return filters_; }
+  const std::optional<int64_t>& from_us() const { return from_us_; }
+  const std::optional<int64_t>& to_us() const { return to_us_; }
+  int64_t resolution_step() const { return step_; }
+
+ private:
+  // Zone map [lo, hi] of a column against the filter (time range or any-of codes).
+  bool ExcludesRange(Col c, int64_t lo, int64_t hi) const;
+
   std::vector<Resolved> filters_;
   std::optional<int64_t> from_us_, to_us_;
   int64_t step_ = 1000;
@@ -51,10 +61,12 @@ class RowFilter {
 struct ChunkColumns {
   std::array<std::vector<int64_t>, kNumCols> decoded;
   std::array<const int64_t*, kNumCols> cols{};
-  std::string scratch;
+  DecodeScratch scratch;
   size_t rows = 0;
-  // Decodes the needed columns of a sealed chunk.
-  Status Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need);
+  // Decodes the needed columns of a sealed chunk: every granule, or only those `filter` does
+  // not exclude (the rows of the others are left undefined).
+  Status Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need,
+              const RowFilter* filter = nullptr);
   // Points at the first `rows` rows of a chunk still being filled (no copy).
   void Point(const TailChunk& chunk, size_t rows);
 };
@@ -62,6 +74,7 @@ struct ChunkColumns {
 struct ScanStats {
   uint64_t rows_scanned = 0;
   uint64_t chunks_skipped = 0;
+  uint64_t granules_skipped = 0;
 };
 
 // Calls visit(cols, i) for every row of a snapshot of `store` that `filter` admits; cols[c] is
@@ -69,14 +82,6 @@ struct ScanStats {
 Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bool, kNumCols> need,
                  const std::function<void(const int64_t* const* cols, size_t i)>& visit,
                  ScanStats* stats);
-
-// ScanStore on `threads` threads: sealed chunks are dealt out round-robin, chunks still being
-// filled go to thread 0. visitors[t] is called only from thread t (each keeps its own state).
-// With threads == 1 it is ScanStore.
-Status ScanStoreParallel(
-    const UsageStore& store, const RowFilter& filter, std::array<bool, kNumCols> need,
-    const std::vector<std::function<void(const int64_t* const* cols, size_t i)>>& visitors,
-    ScanStats* stats);
 
 }  // namespace tokenaudit::query
 

@@ -239,14 +239,26 @@ Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const Findi
     if (p.max_seq < static_cast<int64_t>(after_seq)) continue;
     if (found.size() >= keep && p.min_seq > static_cast<int64_t>(found[keep - 1])) break;
     if (p.sealed != nullptr) {
-      RETURN_IF_ERROR(cc.Load(*p.sealed, need));
+      RETURN_IF_ERROR(cc.Load(*p.sealed, need, &filter));
     } else {
       cc.Point(*p.raw, p.rows);
     }
     const int64_t* const* cols = cc.cols.data();
-    for (size_t i = 0; i < cc.rows; ++i) {
-      if (cols[kSeq][i] >= static_cast<int64_t>(after_seq) && filter.Admits(cols, i)) {
-        found.push_back(static_cast<uint64_t>(cols[kSeq][i]));
+    auto rows = [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        if (cols[kSeq][i] >= static_cast<int64_t>(after_seq) && filter.Admits(cols, i)) {
+          found.push_back(static_cast<uint64_t>(cols[kSeq][i]));
+        }
+      }
+    };
+    if (p.sealed == nullptr) {
+      rows(0, cc.rows);
+    } else {
+      // Granules the filter excludes were not decoded.
+      for (size_t g = 0; g < p.sealed->granules(); ++g) {
+        if (filter.Excludes(*p.sealed, g)) continue;
+        const size_t begin = p.sealed->granule_begin(g);
+        rows(begin, begin + p.sealed->granule_rows(g));
       }
     }
     std::sort(found.begin(), found.end());

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <bit>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
+#include <thread>
 
 #include "src/query/quantile_sketch.h"
 #include "src/query/scan.h"
@@ -33,39 +36,548 @@ struct KeyHash {
   }
 };
 
-// Per-group running state.
-struct Acc {
-  uint64_t count = 0;
-  int64_t tokens = 0, gflops = 0, cost = 0;
-  uint64_t dur_count = 0;
-  int64_t dur_sum = 0, dur_min = INT64_MAX, dur_max = INT64_MIN;
-  std::unique_ptr<QuantileSketch> sketch;
-  std::unique_ptr<std::unordered_set<int64_t>> users;
-  uint64_t fit_n = 0;
-  double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
-};
-
 bool Needs(const UsageQuery& q, Measure m) {
   return q.measures.empty() ||
          std::find(q.measures.begin(), q.measures.end(), m) != q.measures.end();
 }
 
-// Computes the key part of a dimension for row i, caching the last time window (rows of a sealed
-// chunk are sorted by time within a user, so consecutive rows mostly share it).
-class KeyMaker {
- public:
-  KeyMaker(const UsageQuery& q) : q_(q) {}
+// y / d for 0 <= y < 2^52 and d >= 1 without a hardware division: a floating-point estimate,
+// corrected to the exact quotient.
+struct Divider {
+  int64_t d = 1;
+  double inv = 1;
+  explicit Divider(int64_t divisor) : d(divisor), inv(1.0 / static_cast<double>(divisor)) {}
+  int64_t Div(int64_t y) const {
+    if (y < 0 || y >= (int64_t{1} << 52) || d >= (int64_t{1} << 40)) return y / d;
+    int64_t q = static_cast<int64_t>(static_cast<double>(y) * inv);
+    while (q * d > y) --q;
+    while ((q + 1) * d <= y) ++q;
+    return q;
+  }
+};
 
-  int64_t Part(Dim d, const int64_t* const* cols, size_t i) {
-    if (d != Dim::kTime) return DimValue(d, cols, i, q_.resolution_step_milli_mp);
-    const int64_t t = cols[kTime][i];
+// The resolution bucket number of a row (bucket lower bound = number * step), -1 without a
+// resolution: w * h / 1000 / step as DimValue computes it.
+inline int64_t ResolutionBucket(int64_t w, int64_t h, const Divider& step) {
+  if (w <= 0 || h <= 0) return -1;
+  return step.Div(w * h / 1000);
+}
+
+// The time windows that cover [tmin, tmax] of one chunk, with a lookup that needs no call of the
+// query's window function per row: the range is cut into cells of 2^shift µs, no wider than the
+// narrowest window, so a cell holds at most one window boundary.
+struct TimeTable {
+  bool ok = false;
+  uint64_t tmin = 0;
+  int shift = 0;
+  std::vector<uint32_t> cell_win;  // the window holding the cell's first instant
+  std::vector<int64_t> cell_next;  // where that window ends
+  std::vector<int64_t> win_start;
+  std::vector<int32_t> win_gid;  // grouping by time alone: the group of each window, -1 unseen
+
+  static constexpr size_t kMaxWindows = 1 << 16;
+
+  // False when the windows are too many for a table or do not tile the range (then the caller
+  // asks the window function per row).
+  bool Build(const UsageQuery& q, int64_t lo, int64_t hi) {
+    ok = false;
+    win_start.clear();
+    win_gid.clear();
+    std::vector<int64_t> win_end;
+    UsageQuery::Window w = q.window(lo);
+    if (!(w.start <= lo && lo < w.end)) return false;
+    uint64_t min_width = UINT64_MAX;
+    for (;;) {
+      win_start.push_back(w.start);
+      win_end.push_back(w.end);
+      min_width = std::min(min_width, static_cast<uint64_t>(w.end) - static_cast<uint64_t>(w.start));
+      if (w.end > hi) break;
+      if (win_start.size() >= kMaxWindows) return false;
+      const UsageQuery::Window next = q.window(w.end);
+      if (next.start != w.end || next.end <= next.start) return false;
+      w = next;
+    }
+    shift = 63 - std::countl_zero(min_width);
+    tmin = static_cast<uint64_t>(lo);
+    const uint64_t cells = ((static_cast<uint64_t>(hi) - tmin) >> shift) + 1;
+    if (cells > 4 * kMaxWindows) return false;
+    cell_win.resize(cells);
+    cell_next.resize(cells);
+    uint32_t k = 0;
+    for (uint64_t c = 0; c < cells; ++c) {
+      const auto start = static_cast<int64_t>(tmin + (c << shift));
+      while (k + 1 < win_start.size() && win_end[k] <= start) ++k;
+      cell_win[c] = k;
+      cell_next[c] = win_end[k];
+    }
+    win_gid.assign(win_start.size(), -1);
+    return ok = true;
+  }
+  // t in [lo, hi] of Build.
+  uint32_t Index(int64_t t) const {
+    const uint64_t c = (static_cast<uint64_t>(t) - tmin) >> shift;
+    return cell_win[c] + (t >= cell_next[c] ? 1 : 0);
+  }
+};
+
+// What every thread of one query shares, read-only.
+struct Plan {
+  const UsageQuery* q = nullptr;
+  const RowFilter* filter = nullptr;
+  size_t ndims = 0;
+  std::array<bool, kNumCols> need{};
+  bool want_tokens = false, want_gflops = false, want_cost = false, want_dur = false;
+  bool want_quantiles = false, want_users = false, want_fit = false;
+  // The filter, in the form the kernels use.
+  bool time_filter = false;
+  int64_t from = INT64_MIN, to = INT64_MAX;
+  struct CodeSet {
+    Col col;
+    std::vector<uint8_t> allowed;  // by code
+  };
+  std::vector<CodeSet> code_filters;
+  std::vector<const RowFilter::Resolved*> number_filters;  // resolution, model_input_size
+  // Dictionary sizes when the query started (direct-indexed group tables).
+  std::array<uint32_t, kNumStringCols> dict_size{};
+};
+
+// Aggregates of the groups of one thread, column by column; group ids are indexes.
+struct Aggs {
+  const Plan* plan = nullptr;
+  std::vector<Key> keys;
+  std::vector<uint64_t> count;
+  std::vector<int64_t> tokens, gflops, cost;
+  std::vector<uint64_t> dur_count;
+  std::vector<int64_t> dur_sum, dur_min, dur_max;
+  std::vector<std::unique_ptr<QuantileSketch>> sketch;
+  std::vector<std::unique_ptr<std::unordered_set<int64_t>>> users;
+  struct Fit {
+    uint64_t n = 0;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+  };
+  std::vector<Fit> fit;
+
+  size_t size() const { return keys.size(); }
+  int32_t Add(const Key& k) {
+    const Plan& p = *plan;
+    keys.push_back(k);
+    count.push_back(0);
+    if (p.want_tokens) tokens.push_back(0);
+    if (p.want_gflops) gflops.push_back(0);
+    if (p.want_cost) cost.push_back(0);
+    if (p.want_dur) {
+      dur_count.push_back(0);
+      dur_sum.push_back(0);
+      dur_min.push_back(INT64_MAX);
+      dur_max.push_back(INT64_MIN);
+    }
+    if (p.want_quantiles) sketch.push_back(std::make_unique<QuantileSketch>());
+    if (p.want_users) users.push_back(std::make_unique<std::unordered_set<int64_t>>());
+    if (p.want_fit) fit.emplace_back();
+    return static_cast<int32_t>(keys.size() - 1);
+  }
+  // Adds group `b` of `o` into group `a` of this.
+  Status Merge(int32_t a, Aggs& o, int32_t b) {
+    const Plan& p = *plan;
+    count[a] += o.count[b];
+    if (p.want_tokens) tokens[a] += o.tokens[b];
+    if (p.want_gflops) gflops[a] += o.gflops[b];
+    if (p.want_cost) cost[a] += o.cost[b];
+    if (p.want_dur) {
+      dur_count[a] += o.dur_count[b];
+      dur_sum[a] += o.dur_sum[b];
+      dur_min[a] = std::min(dur_min[a], o.dur_min[b]);
+      dur_max[a] = std::max(dur_max[a], o.dur_max[b]);
+    }
+    if (p.want_quantiles) RETURN_IF_ERROR(sketch[a]->Merge(*o.sketch[b]));
+    if (p.want_users) users[a]->insert(o.users[b]->begin(), o.users[b]->end());
+    if (p.want_fit) {
+      Fit& f = fit[a];
+      const Fit& g = o.fit[b];
+      f.n += g.n;
+      f.sx += g.sx;
+      f.sy += g.sy;
+      f.sxx += g.sxx;
+      f.sxy += g.sxy;
+      f.syy += g.syy;
+    }
+    return Status::OK();
+  }
+};
+
+// Maps values of one dimension to group ids (grouping by that dimension alone): small
+// non-negative values through an array, others through a hash table.
+class GroupIndex {
+ public:
+  static constexpr int64_t kMaxDense = 1 << 20;
+  explicit GroupIndex(size_t dense_hint) : dense_(std::min<size_t>(dense_hint, kMaxDense), -1) {}
+  // The group of dense index `idx` (the value's position), its key value `v`.
+  int32_t Get(int64_t idx, int64_t v, Aggs* aggs, size_t dim_pos) {
+    if (static_cast<uint64_t>(idx) < dense_.size()) {
+      int32_t& slot = dense_[idx];
+      if (slot < 0) slot = New(v, aggs, dim_pos);
+      return slot;
+    }
+    if (idx >= 0 && idx < kMaxDense) {
+      dense_.resize(std::max<size_t>(idx + 1, dense_.size() * 2), -1);
+      return Get(idx, v, aggs, dim_pos);
+    }
+    auto [it, inserted] = sparse_.try_emplace(v, -1);
+    if (inserted) it->second = New(v, aggs, dim_pos);
+    return it->second;
+  }
+  // The group of key value v, without a dense index.
+  int32_t ByValue(int64_t v, Aggs* aggs, size_t dim_pos) {
+    auto [it, inserted] = sparse_.try_emplace(v, -1);
+    if (inserted) it->second = New(v, aggs, dim_pos);
+    return it->second;
+  }
+
+ private:
+  static int32_t New(int64_t v, Aggs* aggs, size_t dim_pos) {
+    Key k{};
+    k[dim_pos] = v;
+    return aggs->Add(k);
+  }
+  std::vector<int32_t> dense_;
+  std::unordered_map<int64_t, int32_t> sparse_;
+};
+
+// One thread's share of a query: decodes granules and runs the kernels over blocks of rows.
+class Worker {
+ public:
+  explicit Worker(const Plan& p)
+      : p_(p), q_(*p.q), step_(p.q->resolution_step_milli_mp), groups_(64, KeyHash{p.ndims}) {
+    aggs_.plan = &p;
+    if (p_.ndims == 1) {
+      const Dim d = q_.group_by[0];
+      index_ = std::make_unique<GroupIndex>(IsStringDim(d) ? p_.dict_size[StringCol(d)] : 64);
+    }
+    if (p_.ndims == 0) aggs_.Add(Key{});
+    for (int c = 0; c < kNumCols; ++c) {
+      if (p_.need[c]) buf_[c].resize(kGranuleRows);
+    }
+  }
+
+  Aggs& aggs() { return aggs_; }
+  const ScanStats& stats() const { return stats_; }
+
+  Status Sealed(const SealedChunk& chunk) {
+    if (p_.filter->Excludes(chunk)) {
+      ++stats_.chunks_skipped;
+      return Status::OK();
+    }
+    PrepareTime(chunk.min(kTime), chunk.max(kTime));
+    const size_t ng = chunk.granules();
+    std::array<std::string_view, kNumCols> bytes;
+    std::array<const int64_t*, kNumCols> cols{};
+    for (size_t g0 = 0; g0 < ng;) {
+      if (p_.filter->Excludes(chunk, g0)) {
+        ++stats_.granules_skipped;
+        ++g0;
+        continue;
+      }
+      size_t g1 = g0 + 1;
+      while (g1 < ng && !p_.filter->Excludes(chunk, g1)) ++g1;
+      for (int c = 0; c < kNumCols; ++c) {
+        if (!p_.need[c]) continue;
+        RETURN_IF_ERROR(chunk.ReadFrames(static_cast<Col>(c), g0, g1, &io_[c], &bytes[c],
+                                         &scratch_));
+      }
+      for (size_t g = g0; g < g1; ++g) {
+        for (int c = 0; c < kNumCols; ++c) {
+          if (!p_.need[c]) continue;
+          RETURN_IF_ERROR(chunk.DecodeGranule(static_cast<Col>(c), g, g0, bytes[c],
+                                              buf_[c].data(), &scratch_));
+          cols[c] = buf_[c].data();
+        }
+        const size_t n = chunk.granule_rows(g);
+        stats_.rows_scanned += n;
+        // A granule inside the time range needs no per-row time check.
+        const bool check_time = p_.time_filter && (chunk.min(kTime, g) < p_.from ||
+                                                   chunk.max(kTime, g) >= p_.to);
+        Block(cols.data(), n, check_time);
+      }
+      g0 = g1;
+    }
+    return Status::OK();
+  }
+
+  void Raw(const TailChunk& chunk, size_t rows) {
+    if (rows == 0) return;
+    if (has_time_dim_) {
+      const int64_t* t = chunk.col(kTime);
+      const auto [lo, hi] = std::minmax_element(t, t + rows);
+      PrepareTime(*lo, *hi);
+    }
+    std::array<const int64_t*, kNumCols> cols{};
+    for (size_t begin = 0; begin < rows; begin += kGranuleRows) {
+      for (int c = 0; c < kNumCols; ++c) cols[c] = chunk.col(static_cast<Col>(c)) + begin;
+      const size_t n = std::min(kGranuleRows, rows - begin);
+      stats_.rows_scanned += n;
+      Block(cols.data(), n, p_.time_filter);
+    }
+  }
+
+  bool has_time_dim_ = false;
+
+ private:
+  void PrepareTime(int64_t lo, int64_t hi) {
+    if (!has_time_dim_) return;
+    // A table per chunk: windows are found by index, not by calling the window function.
+    table_ok_ = time_.Build(q_, lo, hi);
+  }
+
+  // Rows of the block that pass the filter: sel_[0, m), or all rows (returns n, sel unused).
+  size_t Select(const int64_t* const* cols, size_t n, bool check_time, bool* all) {
+    *all = !check_time && p_.code_filters.empty() && p_.number_filters.empty();
+    if (*all) return n;
+    uint32_t* sel = sel_.data();
+    size_t m = 0;
+    if (check_time) {
+      const int64_t* t = cols[kTime];
+      const int64_t from = p_.from, to = p_.to;
+      for (size_t i = 0; i < n; ++i) {
+        sel[m] = static_cast<uint32_t>(i);
+        m += (t[i] >= from) & (t[i] < to);
+      }
+    } else {
+      for (size_t i = 0; i < n; ++i) sel[i] = static_cast<uint32_t>(i);
+      m = n;
+    }
+    for (const Plan::CodeSet& f : p_.code_filters) {
+      const int64_t* v = cols[f.col];
+      const uint8_t* ok = f.allowed.data();
+      const uint64_t size = f.allowed.size();
+      size_t k = 0;
+      for (size_t j = 0; j < m; ++j) {
+        const uint32_t i = sel[j];
+        sel[k] = i;
+        k += static_cast<uint64_t>(v[i]) < size && ok[v[i]];
+      }
+      m = k;
+    }
+    for (const RowFilter::Resolved* f : p_.number_filters) {
+      size_t k = 0;
+      for (size_t j = 0; j < m; ++j) {
+        const uint32_t i = sel[j];
+        sel[k] = i;
+        k += std::binary_search(f->values.begin(), f->values.end(),
+                                DimValue(f->dim, cols, i, step_.d));
+      }
+      m = k;
+    }
+    return m;
+  }
+
+  // The key value of dimension d for row i (multi-dimension grouping).
+  int64_t Value(Dim d, const int64_t* const* cols, size_t i) {
+    switch (d) {
+      case Dim::kResolution: {
+        const int64_t b = ResolutionBucket(cols[kWidth][i], cols[kHeight][i], step_);
+        return b < 0 ? -1 : b * step_.d;
+      }
+      case Dim::kModelInputSize:
+        return cols[kModelInputSize][i];
+      case Dim::kTime:
+        return WindowStart(cols[kTime][i]);
+      default:
+        return cols[StringCol(d)][i];
+    }
+  }
+
+  int64_t WindowStart(int64_t t) {
+    if (table_ok_) return time_.win_start[time_.Index(t)];
     if (t < win_.start || t >= win_.end) win_ = q_.window(t);
     return win_.start;
   }
 
- private:
+  template <bool kAll>
+  void GroupIds(const int64_t* const* cols, const uint32_t* sel, size_t m) {
+    int32_t* gid = gid_.data();
+    auto row = [sel](size_t k) -> size_t {
+      if constexpr (kAll) {
+        return k;
+      } else {
+        return sel[k];
+      }
+    };
+    if (p_.ndims == 0) {
+      std::fill(gid, gid + m, 0);
+      return;
+    }
+    if (p_.ndims == 1) {
+      const Dim d = q_.group_by[0];
+      GroupIndex& ix = *index_;
+      switch (d) {
+        case Dim::kResolution: {
+          const int64_t* w = cols[kWidth];
+          const int64_t* h = cols[kHeight];
+          for (size_t k = 0; k < m; ++k) {
+            const size_t i = row(k);
+            const int64_t b = ResolutionBucket(w[i], h[i], step_);
+            gid[k] = ix.Get(b + 1, b < 0 ? -1 : b * step_.d, &aggs_, 0);
+          }
+          return;
+        }
+        case Dim::kModelInputSize: {
+          const int64_t* v = cols[kModelInputSize];
+          for (size_t k = 0; k < m; ++k) gid[k] = ix.Get(v[row(k)], v[row(k)], &aggs_, 0);
+          return;
+        }
+        case Dim::kTime: {
+          const int64_t* t = cols[kTime];
+          if (table_ok_) {
+            int32_t* wg = time_.win_gid.data();
+            for (size_t k = 0; k < m; ++k) {
+              const uint32_t w = time_.Index(t[row(k)]);
+              if (wg[w] < 0) wg[w] = ix.ByValue(time_.win_start[w], &aggs_, 0);
+              gid[k] = wg[w];
+            }
+          } else {
+            for (size_t k = 0; k < m; ++k) {
+              gid[k] = ix.ByValue(WindowStart(t[row(k)]), &aggs_, 0);
+            }
+          }
+          return;
+        }
+        default: {
+          const int64_t* v = cols[StringCol(d)];
+          for (size_t k = 0; k < m; ++k) gid[k] = ix.Get(v[row(k)], v[row(k)], &aggs_, 0);
+          return;
+        }
+      }
+    }
+    // Several dimensions: the whole key through a hash table, skipped while consecutive rows
+    // (sorted by tenant, user, time, model) repeat the previous key.
+    for (size_t k = 0; k < m; ++k) {
+      const size_t i = row(k);
+      Key key{};
+      for (size_t d = 0; d < p_.ndims; ++d) key[d] = Value(q_.group_by[d], cols, i);
+      if (last_gid_ < 0 || key != last_key_) {
+        auto [it, inserted] = groups_.try_emplace(key, -1);
+        if (inserted) it->second = aggs_.Add(key);
+        last_gid_ = it->second;
+        last_key_ = key;
+      }
+      gid[k] = last_gid_;
+    }
+  }
+
+  template <bool kAll>
+  void Aggregate(const int64_t* const* cols, const uint32_t* sel, size_t m) {
+    const int32_t* gid = gid_.data();
+    auto row = [sel](size_t k) -> size_t {
+      if constexpr (kAll) {
+        return k;
+      } else {
+        return sel[k];
+      }
+    };
+    Aggs& a = aggs_;
+    if (p_.ndims == 0) {
+      // One group: plain sums.
+      a.count[0] += m;
+      auto sum = [&](Col c) {
+        const int64_t* v = cols[c];
+        int64_t s = 0;
+        for (size_t k = 0; k < m; ++k) s += v[row(k)];
+        return s;
+      };
+      if (p_.want_tokens) a.tokens[0] += sum(kTokensMilli);
+      if (p_.want_gflops) a.gflops[0] += sum(kGflopsMilli);
+      if (p_.want_cost) a.cost[0] += sum(kCostMicros);
+    } else {
+      uint64_t* count = a.count.data();
+      for (size_t k = 0; k < m; ++k) ++count[gid[k]];
+      auto sum = [&](Col c, std::vector<int64_t>* out) {
+        const int64_t* v = cols[c];
+        int64_t* o = out->data();
+        for (size_t k = 0; k < m; ++k) o[gid[k]] += v[row(k)];
+      };
+      if (p_.want_tokens) sum(kTokensMilli, &a.tokens);
+      if (p_.want_gflops) sum(kGflopsMilli, &a.gflops);
+      if (p_.want_cost) sum(kCostMicros, &a.cost);
+    }
+    if (p_.want_dur) {
+      const int64_t* dur = cols[kDuration];
+      uint64_t* dc = a.dur_count.data();
+      int64_t* ds = a.dur_sum.data();
+      int64_t* dmin = a.dur_min.data();
+      int64_t* dmax = a.dur_max.data();
+      for (size_t k = 0; k < m; ++k) {
+        const int64_t d = dur[row(k)];
+        if (d < 0) continue;
+        const int32_t g = gid[k];
+        ++dc[g];
+        ds[g] += d;
+        dmin[g] = std::min(dmin[g], d);
+        dmax[g] = std::max(dmax[g], d);
+      }
+      if (p_.want_quantiles) {
+        for (size_t k = 0; k < m; ++k) {
+          const int64_t d = dur[row(k)];
+          if (d >= 0) a.sketch[gid[k]]->Add(static_cast<uint64_t>(d));
+        }
+      }
+    }
+    if (p_.want_users) {
+      const int64_t* u = cols[kUser];
+      for (size_t k = 0; k < m; ++k) a.users[gid[k]]->insert(u[row(k)]);
+    }
+    if (p_.want_fit) {
+      const int64_t* dur = cols[kDuration];
+      const int64_t* w = cols[kWidth];
+      const int64_t* h = cols[kHeight];
+      for (size_t k = 0; k < m; ++k) {
+        const size_t i = row(k);
+        if (dur[i] < 0 || w[i] <= 0 || h[i] <= 0) continue;
+        const double x = static_cast<double>(w[i] * h[i]) / 1e6;
+        const double y = static_cast<double>(dur[i]);
+        Aggs::Fit& f = a.fit[gid[k]];
+        ++f.n;
+        f.sx += x;
+        f.sy += y;
+        f.sxx += x * x;
+        f.sxy += x * y;
+        f.syy += y * y;
+      }
+    }
+  }
+
+  void Block(const int64_t* const* cols, size_t n, bool check_time) {
+    bool all = false;
+    const size_t m = Select(cols, n, check_time, &all);
+    if (m == 0) return;
+    if (all) {
+      GroupIds<true>(cols, nullptr, m);
+      Aggregate<true>(cols, nullptr, m);
+    } else {
+      GroupIds<false>(cols, sel_.data(), m);
+      Aggregate<false>(cols, sel_.data(), m);
+    }
+  }
+
+  const Plan& p_;
   const UsageQuery& q_;
-  UsageQuery::Window win_{1, 0};  // empty: the first row computes its window
+  const Divider step_;
+  Aggs aggs_;
+  ScanStats stats_;
+  DecodeScratch scratch_;
+  std::array<std::string, kNumCols> io_;
+  std::array<std::vector<int64_t>, kNumCols> buf_;
+  std::array<uint32_t, kGranuleRows> sel_;
+  std::array<int32_t, kGranuleRows> gid_;
+  // Grouping by one dimension.
+  std::unique_ptr<GroupIndex> index_;
+  // Grouping by several.
+  std::unordered_map<Key, int32_t, KeyHash> groups_;
+  Key last_key_{};
+  int32_t last_gid_ = -1;
+  // Time windows of the chunk being read.
+  TimeTable time_;
+  bool table_ok_ = false;
+  UsageQuery::Window win_{1, 0};  // without a table: the last window, empty at first
 };
 
 }  // namespace
@@ -147,157 +659,121 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   if (q.resolution_step_milli_mp <= 0) {
     return Status::InvalidArgument("resolution_step must be positive");
   }
-  const bool want_quantiles = Needs(q, Measure::kDurationP50) || Needs(q, Measure::kDurationP95) ||
-                              Needs(q, Measure::kDurationP99);
-  const bool want_users = Needs(q, Measure::kDistinctUsers);
-  const bool want_fit = Needs(q, Measure::kMegapixelsAvg) || Needs(q, Measure::kMsPerMegapixel) ||
-                        Needs(q, Measure::kMsAtZeroMegapixels) || Needs(q, Measure::kFitR2);
-
   ASSIGN_OR_RETURN(RowFilter filter, RowFilter::Make(store, q.filters, q.from_us, q.to_us,
                                                      q.resolution_step_milli_mp));
 
-  // The columns the query reads (ScanStore adds the filter's).
-  std::array<bool, kNumCols> need{};
+  Plan p;
+  p.q = &q;
+  p.filter = &filter;
+  p.ndims = q.group_by.size();
+  p.want_quantiles = Needs(q, Measure::kDurationP50) || Needs(q, Measure::kDurationP95) ||
+                     Needs(q, Measure::kDurationP99);
+  p.want_users = Needs(q, Measure::kDistinctUsers);
+  p.want_fit = Needs(q, Measure::kMegapixelsAvg) || Needs(q, Measure::kMsPerMegapixel) ||
+               Needs(q, Measure::kMsAtZeroMegapixels) || Needs(q, Measure::kFitR2);
+  p.want_tokens = Needs(q, Measure::kTokens) || Needs(q, Measure::kTokensAvg);
+  p.want_gflops = Needs(q, Measure::kGflops);
+  p.want_cost = Needs(q, Measure::kCost);
+  p.want_dur = p.want_quantiles || Needs(q, Measure::kDurationAvg) ||
+               Needs(q, Measure::kDurationMin) || Needs(q, Measure::kDurationMax);
+
+  // The columns the query reads.
+  std::array<bool, kNumCols>& need = p.need;
   for (Dim d : q.group_by) {
     if (IsStringDim(d)) need[StringCol(d)] = true;
     if (d == Dim::kResolution) need[kWidth] = need[kHeight] = true;
     if (d == Dim::kModelInputSize) need[kModelInputSize] = true;
     if (d == Dim::kTime) need[kTime] = true;
   }
-  need[kTokensMilli] = Needs(q, Measure::kTokens) || Needs(q, Measure::kTokensAvg);
-  if (want_fit) need[kWidth] = need[kHeight] = true;
-  need[kGflopsMilli] = Needs(q, Measure::kGflops);
-  need[kCostMicros] = Needs(q, Measure::kCost);
-  need[kDuration] = want_quantiles || want_fit || Needs(q, Measure::kDurationAvg) ||
-                    Needs(q, Measure::kDurationMin) || Needs(q, Measure::kDurationMax);
-  if (want_users) need[kUser] = true;
+  need[kTokensMilli] = p.want_tokens;
+  need[kGflopsMilli] = p.want_gflops;
+  need[kCostMicros] = p.want_cost;
+  need[kDuration] = p.want_dur || p.want_fit;
+  if (p.want_fit) need[kWidth] = need[kHeight] = true;
+  if (p.want_users) need[kUser] = true;
+  filter.Need(&need);
 
-  const size_t ndims = q.group_by.size();
-  using Groups = std::unordered_map<Key, Acc, KeyHash>;
-  // One partial aggregation per thread, merged at the end.
-  struct Partial {
-    Groups groups;
-    KeyMaker keys;
-    // Rows of a sealed chunk come sorted by (tenant, user, time, model): consecutive rows often
-    // fall into the same group, which then costs no hash lookup.
-    Key last_key{};
-    Acc* last = nullptr;
-    // Grouping by one string dimension: the group of each code, found without hashing. Codes
-    // interned after the query started fall back to the hash table.
-    std::vector<Acc*> by_code;
-  };
-  // Two threads pay off only when there are sealed chunks to share.
-  const size_t nthreads = store.GetStats().sealed_chunks >= 2 ? 2 : 1;
-  std::vector<std::unique_ptr<Partial>> partials;
-  std::vector<std::function<void(const int64_t* const*, size_t)>> visitors;
+  // The filter in kernel form.
+  p.time_filter = q.from_us.has_value() || q.to_us.has_value();
+  if (q.from_us) p.from = *q.from_us;
+  if (q.to_us) p.to = *q.to_us;
+  for (const RowFilter::Resolved& r : filter.filters()) {
+    if (IsStringDim(r.dim)) {
+      Plan::CodeSet set{StringCol(r.dim), {}};
+      if (!r.values.empty()) set.allowed.assign(r.values.back() + 1, 0);
+      for (int64_t v : r.values) set.allowed[v] = 1;
+      // Several filters on one dimension intersect: each is its own set.
+      p.code_filters.push_back(std::move(set));
+    } else {
+      p.number_filters.push_back(&r);
+    }
+  }
+  for (int c = 0; c < kNumStringCols; ++c) p.dict_size[c] = store.dict(static_cast<Col>(c)).size();
+
+  UsageStore::Snapshot snap;
+  if (!filter.matches_nothing()) snap = store.Snap();
+  // Work items: the sealed chunks, then the chunks still being filled; threads take the next.
+  const size_t items = snap.sealed.size() + snap.raw.size();
+  const size_t nthreads = items >= 2 ? 2 : 1;
+  std::vector<std::unique_ptr<Worker>> workers;
   for (size_t t = 0; t < nthreads; ++t) {
-    partials.push_back(std::make_unique<Partial>(
-        Partial{Groups(64, KeyHash{ndims}), KeyMaker(q), {}, nullptr, {}}));
-    Partial& p = *partials.back();
-    const bool direct = ndims == 1 && IsStringDim(q.group_by[0]);
-    if (direct) p.by_code.assign(store.dict(StringCol(q.group_by[0])).size(), nullptr);
-    visitors.push_back([&, &p = p, direct](const int64_t* const* cols, size_t i) {
-      Acc* acc;
-      if (direct && static_cast<uint64_t>(cols[StringCol(q.group_by[0])][i]) < p.by_code.size()) {
-        const int64_t code = cols[StringCol(q.group_by[0])][i];
-        Acc*& slot = p.by_code[code];
-        if (slot == nullptr) {
-          Key key{};
-          key[0] = code;
-          slot = &p.groups[key];
+    workers.push_back(std::make_unique<Worker>(p));
+    workers.back()->has_time_dim_ = want_time;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<Status> status(nthreads);
+  auto work = [&](size_t t) {
+    Worker& w = *workers[t];
+    for (;;) {
+      const size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= items) return;
+      if (i < snap.sealed.size()) {
+        Status s = w.Sealed(*snap.sealed[i]);
+        if (!s.ok()) {
+          status[t] = s;
+          next.store(items);
+          return;
         }
-        acc = slot;
       } else {
-        Key key{};
-        for (size_t d = 0; d < ndims; ++d) key[d] = p.keys.Part(q.group_by[d], cols, i);
-        if (p.last == nullptr || key != p.last_key) {
-          p.last = &p.groups[key];  // node-based: the pointer survives rehashing
-          p.last_key = key;
-        }
-        acc = p.last;
+        const auto& raw = snap.raw[i - snap.sealed.size()];
+        w.Raw(*raw.chunk, raw.rows);
       }
-      Acc& a = *acc;
-      ++a.count;
-      if (need[kTokensMilli]) a.tokens += cols[kTokensMilli][i];
-      if (need[kGflopsMilli]) a.gflops += cols[kGflopsMilli][i];
-      if (need[kCostMicros]) a.cost += cols[kCostMicros][i];
-      const int64_t dur = need[kDuration] ? cols[kDuration][i] : -1;
-      if (dur >= 0) {
-        ++a.dur_count;
-        a.dur_sum += dur;
-        a.dur_min = std::min(a.dur_min, dur);
-        a.dur_max = std::max(a.dur_max, dur);
-        if (want_quantiles) {
-          if (!a.sketch) a.sketch = std::make_unique<QuantileSketch>();
-          a.sketch->Add(static_cast<uint64_t>(dur));
-        }
-      }
-      if (want_users) {
-        if (!a.users) a.users = std::make_unique<std::unordered_set<int64_t>>();
-        a.users->insert(cols[kUser][i]);
-      }
-      if (want_fit && dur >= 0 && cols[kWidth][i] > 0 && cols[kHeight][i] > 0) {
-        const double x = static_cast<double>(cols[kWidth][i] * cols[kHeight][i]) / 1e6;
-        const double y = static_cast<double>(dur);
-        ++a.fit_n;
-        a.sx += x;
-        a.sy += y;
-        a.sxx += x * x;
-        a.sxy += x * y;
-        a.syy += y * y;
-      }
-    });
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(work, t);
+    work(0);
+    for (auto& th : threads) th.join();
+  }
+  for (const Status& s : status) RETURN_IF_ERROR(s);
+  for (const auto& w : workers) {
+    answer.rows_scanned += w->stats().rows_scanned;
+    answer.chunks_skipped += w->stats().chunks_skipped;
+    answer.granules_skipped += w->stats().granules_skipped;
   }
 
-  ScanStats stats;
-  RETURN_IF_ERROR(ScanStoreParallel(store, filter, need, visitors, &stats));
-  answer.rows_scanned = stats.rows_scanned;
-  answer.chunks_skipped = stats.chunks_skipped;
-
-  // Merge the partials into the first.
-  Groups& groups = partials[0]->groups;
-  for (size_t t = 1; t < partials.size(); ++t) {
-    for (auto& [key, b] : partials[t]->groups) {
-      auto [it, inserted] = groups.try_emplace(key);
-      Acc& a = it->second;
-      if (inserted) {
-        a = std::move(b);
-        continue;
+  // Merge the other threads' groups into the first's.
+  const size_t ndims = p.ndims;
+  Aggs& aggs = workers[0]->aggs();
+  if (nthreads > 1) {
+    std::unordered_map<Key, int32_t, KeyHash> index(aggs.size() * 2 + 16, KeyHash{ndims});
+    for (size_t g = 0; g < aggs.size(); ++g) index.emplace(aggs.keys[g], static_cast<int32_t>(g));
+    for (size_t t = 1; t < nthreads; ++t) {
+      Aggs& o = workers[t]->aggs();
+      for (size_t g = 0; g < o.size(); ++g) {
+        auto [it, inserted] = index.try_emplace(o.keys[g], -1);
+        if (inserted) it->second = aggs.Add(o.keys[g]);
+        RETURN_IF_ERROR(aggs.Merge(it->second, o, static_cast<int32_t>(g)));
       }
-      a.count += b.count;
-      a.tokens += b.tokens;
-      a.gflops += b.gflops;
-      a.cost += b.cost;
-      a.dur_count += b.dur_count;
-      a.dur_sum += b.dur_sum;
-      a.dur_min = std::min(a.dur_min, b.dur_min);
-      a.dur_max = std::max(a.dur_max, b.dur_max);
-      if (b.sketch) {
-        if (!a.sketch) {
-          a.sketch = std::move(b.sketch);
-        } else {
-          RETURN_IF_ERROR(a.sketch->Merge(*b.sketch));
-        }
-      }
-      if (b.users) {
-        if (!a.users) {
-          a.users = std::move(b.users);
-        } else {
-          a.users->insert(b.users->begin(), b.users->end());
-        }
-      }
-      a.fit_n += b.fit_n;
-      a.sx += b.sx;
-      a.sy += b.sy;
-      a.sxx += b.sxx;
-      a.sxy += b.sxy;
-      a.syy += b.syy;
     }
   }
 
-  // Materialise.
-  answer.groups.reserve(groups.size());
-  for (auto& [key, a] : groups) {
+  // Materialise (groups that received no row exist only without group_by: none then).
+  answer.groups.reserve(aggs.size());
+  for (size_t gi = 0; gi < aggs.size(); ++gi) {
+    if (aggs.count[gi] == 0) continue;
+    const Key& key = aggs.keys[gi];
     GroupRow g;
     for (size_t d = 0; d < ndims; ++d) {
       const Dim dim = q.group_by[d];
@@ -307,28 +783,34 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
               ? std::string(store.dict(StringCol(dim)).String(static_cast<uint32_t>(key[d])))
               : std::to_string(key[d]));
     }
-    g.count = a.count;
-    g.tokens_milli = a.tokens;
-    g.gflops_milli = a.gflops;
-    g.cost_micros = a.cost;
-    g.duration_count = a.dur_count;
-    g.duration_sum = a.dur_sum;
-    if (a.dur_count > 0) {
-      g.duration_min = a.dur_min;
-      g.duration_max = a.dur_max;
+    g.count = aggs.count[gi];
+    if (p.want_tokens) g.tokens_milli = aggs.tokens[gi];
+    if (p.want_gflops) g.gflops_milli = aggs.gflops[gi];
+    if (p.want_cost) g.cost_micros = aggs.cost[gi];
+    if (p.want_dur) {
+      g.duration_count = aggs.dur_count[gi];
+      g.duration_sum = aggs.dur_sum[gi];
+      if (g.duration_count > 0) {
+        g.duration_min = aggs.dur_min[gi];
+        g.duration_max = aggs.dur_max[gi];
+      }
     }
-    if (a.sketch) {
-      g.duration_p50 = std::llround(a.sketch->Quantile(0.50));
-      g.duration_p95 = std::llround(a.sketch->Quantile(0.95));
-      g.duration_p99 = std::llround(a.sketch->Quantile(0.99));
+    if (p.want_quantiles && !aggs.sketch[gi]->empty()) {
+      const QuantileSketch& s = *aggs.sketch[gi];
+      g.duration_p50 = std::llround(s.Quantile(0.50));
+      g.duration_p95 = std::llround(s.Quantile(0.95));
+      g.duration_p99 = std::llround(s.Quantile(0.99));
     }
-    if (a.users) g.distinct_users = a.users->size();
-    g.fit_n = a.fit_n;
-    g.sum_x = a.sx;
-    g.sum_y = a.sy;
-    g.sum_xx = a.sxx;
-    g.sum_xy = a.sxy;
-    g.sum_yy = a.syy;
+    if (p.want_users) g.distinct_users = aggs.users[gi]->size();
+    if (p.want_fit) {
+      const Aggs::Fit& f = aggs.fit[gi];
+      g.fit_n = f.n;
+      g.sum_x = f.sx;
+      g.sum_y = f.sy;
+      g.sum_xx = f.sxx;
+      g.sum_xy = f.sxy;
+      g.sum_yy = f.syy;
+    }
     answer.groups.push_back(std::move(g));
   }
   auto key_less = [&](const GroupRow& a, const GroupRow& b) {
@@ -343,12 +825,17 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
   };
   if (q.order_by) {
     const Measure m = *q.order_by;
-    std::sort(answer.groups.begin(), answer.groups.end(),
-              [&](const GroupRow& a, const GroupRow& b) {
-                const double va = a.Value(m), vb = b.Value(m);
-                if (va != vb) return q.descending ? va > vb : va < vb;
-                return key_less(a, b);
-              });
+    auto better = [&](const GroupRow& a, const GroupRow& b) {
+      const double va = a.Value(m), vb = b.Value(m);
+      if (va != vb) return q.descending ? va > vb : va < vb;
+      return key_less(a, b);
+    };
+    if (q.limit > 0 && answer.groups.size() > q.limit) {
+      std::partial_sort(answer.groups.begin(), answer.groups.begin() + q.limit,
+                        answer.groups.end(), better);
+    } else {
+      std::sort(answer.groups.begin(), answer.groups.end(), better);
+    }
   } else {
     std::sort(answer.groups.begin(), answer.groups.end(), key_less);
   }

@@ -102,6 +102,7 @@ struct UsageAnswer {
   std::vector<GroupRow> groups;
   uint64_t rows_scanned = 0;   // rows read after zone-map pruning
   uint64_t chunks_skipped = 0;
+  uint64_t granules_skipped = 0;  // in chunks not skipped
 };
 
 // Runs `q` over a snapshot of `store`.

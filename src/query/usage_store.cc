@@ -107,7 +107,12 @@ uint64_t UsageStore::rows() const {
 
 UsageStore::Stats UsageStore::GetStats() const {
   MutexLock l(&mu_);
-  return {rows_, sealed_.size(), sealed_bytes_, persist_failures_};
+  Stats st{rows_, sealed_.size(), sealed_bytes_, persist_failures_, 0, 0};
+  for (const auto& c : sealed_) {
+    st.sealed_memory_bytes += c->memory_bytes();
+    st.sealed_on_disk += c->on_disk() ? 1 : 0;
+  }
+  return st;
 }
 
 Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loaded,
@@ -117,16 +122,16 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
   ASSIGN_OR_RETURN(std::vector<std::string> names, env->GetChildren(dir));
   std::sort(names.begin(), names.end());
   std::vector<int64_t> seqs(kChunkRows);
-  std::string scratch;
+  DecodeScratch scratch;
   for (const std::string& name : names) {
     const std::string path = JoinPath(dir, name);
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".tac") != 0) {
       if (name.find(".tmp") != std::string::npos) env->RemoveFile(path).IgnoreError();
       continue;
     }
-    Result<std::string> data = ReadFileToString(env, path);
-    Result<std::shared_ptr<const SealedChunk>> chunk =
-        data.ok() ? SealedChunk::DecodeFile(*data, &dicts_) : data.status();
+    // Only the metadata is read (and the seq column, to know which records the file holds);
+    // queries read the other frames from the file when they need them.
+    Result<std::shared_ptr<const SealedChunk>> chunk = SealedChunk::OpenFile(env, path, &dicts_, /*verify_data=*/true);
     Status s = chunk.ok() ? (*chunk)->Decode(kSeq, seqs.data(), &scratch) : chunk.status();
     // Seqs must be new: a chunk that overlaps another (a copy, a crash between write and
     // cleanup) is dropped whole, the log supplies its rows.
@@ -154,19 +159,21 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
   return Status::OK();
 }
 
-void UsageStore::Persist(const SealedChunk& chunk) {
-  std::vector<int64_t> seqs(chunk.rows());
-  std::string scratch;
-  Status s = chunk.Decode(kSeq, seqs.data(), &scratch);
+std::shared_ptr<const SealedChunk> UsageStore::Persist(std::shared_ptr<const SealedChunk> chunk) {
+  const std::string path = JoinPath(dir_, std::to_string(chunk->min(kSeq)) + "-" +
+                                              std::to_string(chunk->max(kSeq)) + ".tac");
+  Status s = WriteFileAtomic(env_, path, chunk->EncodeFile(dicts_));
   if (s.ok()) {
-    const auto [lo, hi] = std::minmax_element(seqs.begin(), seqs.end());
-    const std::string name = std::to_string(*lo) + "-" + std::to_string(*hi) + ".tac";
-    s = WriteFileAtomic(env_, JoinPath(dir_, name), chunk.EncodeFile(dicts_));
+    // From now on the chunk is read from its file: only its metadata stays in memory. The
+    // strings are interned already, so the reopened chunk maps codes to themselves.
+    std::array<Dictionary, kNumStringCols>* dicts = &dicts_;
+    Result<std::shared_ptr<const SealedChunk>> reopened = SealedChunk::OpenFile(env_, path, dicts, /*verify_data=*/false);
+    if (reopened.ok()) return *reopened;
+    s = reopened.status();
   }
-  if (!s.ok()) {
-    MutexLock l(&mu_);
-    ++persist_failures_;
-  }
+  MutexLock l(&mu_);
+  ++persist_failures_;
+  return chunk;
 }
 
 void UsageStore::WaitSealed() {
@@ -185,7 +192,7 @@ void UsageStore::SealLoop() {
     }
     // Full chunks are immutable: sealing reads them without the lock.
     std::shared_ptr<const SealedChunk> sealed = SealedChunk::Seal(*chunk, kChunkRows);
-    if (env_ != nullptr) Persist(*sealed);
+    if (env_ != nullptr) sealed = Persist(std::move(sealed));
     MutexLock l(&mu_);
     sealed_.push_back(std::move(sealed));
     sealed_bytes_ += sealed_.back()->encoded_bytes();

@@ -64,6 +64,8 @@ class UsageStore {
     size_t sealed_chunks = 0;
     size_t sealed_bytes = 0;  // encoded column bytes
     uint64_t persist_failures = 0;  // chunk files that could not be written
+    size_t sealed_memory_bytes = 0;  // what the sealed chunks hold in memory
+    size_t sealed_on_disk = 0;       // sealed chunks read from their files
   };
   Stats GetStats() const TA_EXCLUDES(mu_);
 
@@ -72,8 +74,9 @@ class UsageStore {
 
  private:
   void SealLoop();
-  // Writes a sealed chunk's file; errors are logged in stats (the rows stay queryable).
-  void Persist(const SealedChunk& chunk);
+  // Writes a sealed chunk's file and returns the chunk read from it (only its metadata in
+  // memory); on an error, counted in stats, the chunk itself (its rows stay queryable).
+  std::shared_ptr<const SealedChunk> Persist(std::shared_ptr<const SealedChunk> chunk);
 
   std::array<Dictionary, kNumStringCols> dicts_;
 

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string_view(reinterpret_cast<const char*>(data), size), &dicts);
   if (!chunk.ok()) return 0;
   std::vector<int64_t> out((*chunk)->rows());
-  std::string scratch;
+  tokenaudit::query::DecodeScratch scratch;
   for (int c = 0; c < kNumCols; ++c) {
     if (!(*chunk)->Decode(static_cast<Col>(c), out.data(), &scratch).ok()) std::abort();
   }
