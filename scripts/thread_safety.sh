@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compiles every library with clang's thread-safety analysis as errors (-Wthread-safety
 # -Werror=thread-safety-analysis, see cmake/TokenauditHelpers.cmake): every GUARDED_BY field is
-# checked. Part of CI; a build only, no tests.
+# checked. A quick build only, no tests; CI gets the same analysis from its clang ASan build
+# (TOKENAUDIT_SANITIZE=1 scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
