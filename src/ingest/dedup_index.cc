@@ -79,13 +79,6 @@ void DedupIndex::Bucket::InsertAt(size_t pos, uint64_t entry) {
   size.store(n + 1, std::memory_order_relaxed);
 }
 
-void DedupIndex::Bucket::EraseAt(size_t pos) {
-  uint64_t* d = data.load(std::memory_order_relaxed);
-  const uint32_t n = size.load(std::memory_order_relaxed);
-  std::memmove(d + pos, d + pos + 1, (n - pos - 1) * sizeof(uint64_t));
-  size.store(n - 1, std::memory_order_relaxed);
-}
-
 // ---- InFlightSet -------------------------------------------------------------------------------
 
 bool DedupIndex::InFlightSet::Contains(const Key& key) const {
@@ -147,40 +140,46 @@ void DedupIndex::Prefetch(const Key& raw_key, int stage) {
   }
   const uint64_t* d = b.data.load(std::memory_order_relaxed);
   const uint64_t n = b.size.load(std::memory_order_relaxed);
-  if (d != nullptr) __builtin_prefetch(d + ((TagOf(key) * n) >> kTagBits));
+  if (d == nullptr) return;
+  const uint64_t* at = d + ((TagOf(key) * n) >> kTagBits);
+  __builtin_prefetch(at);
+  if (stage == 2) {
+    // An insert will memmove the rest of the bucket one slot up: load those lines too.
+    constexpr size_t kLine = 64 / sizeof(uint64_t);
+    const uint64_t* end = std::min(d + n, at + 6 * kLine);
+    for (const uint64_t* p = at + kLine; p < end + 1; p += kLine) __builtin_prefetch(p);
+  }
 }
 
-void DedupIndex::PrefetchAhead(std::span<const Key> keys, size_t i) {
-  // Two stages: the bucket header (one table of 1 MiB), then the entry it points at.
+void DedupIndex::PrefetchAhead(std::span<const Key> keys, size_t i, bool insert) {
+  // Two stages: the bucket header (one table of 2 MiB), then the entries it points at.
   constexpr size_t kAhead = 8;
+  const int stage = insert ? 2 : 1;
   if (i == 0) {
     for (size_t j = 0; j < std::min(2 * kAhead, keys.size()); ++j) Prefetch(keys[j], 0);
-    for (size_t j = 0; j < std::min(kAhead, keys.size()); ++j) Prefetch(keys[j], 1);
+    for (size_t j = 0; j < std::min(kAhead, keys.size()); ++j) Prefetch(keys[j], stage);
   }
   if (i + 2 * kAhead < keys.size()) Prefetch(keys[i + 2 * kAhead], 0);
-  if (i + kAhead < keys.size()) Prefetch(keys[i + kAhead], 1);
+  if (i + kAhead < keys.size()) Prefetch(keys[i + kAhead], stage);
 }
 
 void DedupIndex::LookupLocked(Shard& shard, const Key& key, std::span<const uint64_t> not_key,
                               Lookup* out) {
+  if (shard.in_flight.Contains(key)) {
+    out->pending = true;
+    return;
+  }
   const Bucket& b = BucketOf(shard, key);
   const uint64_t tag = TagOf(key);
   const uint64_t* d = b.data.load(std::memory_order_relaxed);
   const size_t n = b.size.load(std::memory_order_relaxed);
-  bool claimed_checked = false;
   for (size_t i = b.LowerBound(tag << kValueBits); i < n && (d[i] >> kValueBits) == tag; ++i) {
     const uint64_t value = d[i] & kValueMask;
-    if (value == kClaimedValue) {
-      // Claimed entries are interchangeable: one look at the in-flight set answers for all.
-      if (!claimed_checked) {
-        claimed_checked = true;
-        if (shard.in_flight.Contains(key)) out->pending = true;
-      }
-    } else if (value == kLargeSeqValue) {
+    if (value == kLargeSeqValue) {
       auto it = shard.large_seqs.find(key);
       if (it != shard.large_seqs.end()) out->found = it->second;
-    } else if (std::find(not_key.begin(), not_key.end(), value - 1) == not_key.end()) {
-      out->unconfirmed.push_back(value - 1);
+    } else if (std::find(not_key.begin(), not_key.end(), value) == not_key.end()) {
+      out->unconfirmed.push_back(value);
     }
   }
 }
@@ -194,13 +193,6 @@ Result<uint64_t> DedupIndex::Confirm(const Key& key, std::span<const uint64_t> s
     not_key->push_back(seq);
   }
   return kNone;
-}
-
-void DedupIndex::AddClaimedLocked(Shard& shard, const Key& key) {
-  Bucket& b = BucketOf(shard, key);
-  const uint64_t entry = TagOf(key) << kValueBits | kClaimedValue;
-  b.InsertAt(b.LowerBound(entry), entry);
-  shard.in_flight.Add(key);
 }
 
 void DedupIndex::AddCommittedLocked(Shard& shard, const Key& key, uint64_t seq) {
@@ -231,7 +223,7 @@ DedupIndex::Claim DedupIndex::ClaimOne(const Key& key, uint64_t* seq,
         return Claim::kDuplicate;
       }
       if (look.unconfirmed.empty()) {
-        AddClaimedLocked(shard, key);
+        shard.in_flight.Add(key);
         return Claim::kNew;
       }
     }
@@ -254,32 +246,16 @@ void DedupIndex::ClaimBatch(std::span<const Key> keys, std::span<Claim> claims,
                             std::span<uint64_t> seqs,
                             const std::function<Waiter(size_t)>& make_waiter) {
   for (size_t i = 0; i < keys.size(); ++i) {
-    PrefetchAhead(keys, i);
+    PrefetchAhead(keys, i, /*insert=*/false);
     claims[i] = ClaimOne(Normalize(keys[i]), &seqs[i], [&make_waiter, i] { return make_waiter(i); });
   }
 }
 
 void DedupIndex::FinishLocked(Shard& shard, const Key& key, bool ok, uint64_t seq,
                               std::vector<std::pair<Waiter, uint64_t>>* fire) {
-  if (shard.in_flight.Remove(key)) {
-    // Claimed entries sort first among their tag's; any one of them stands for this key.
-    Bucket& b = BucketOf(shard, key);
-    const uint64_t claimed = TagOf(key) << kValueBits | kClaimedValue;
-    const size_t pos = b.LowerBound(claimed);
-    uint64_t* d = b.data.load(std::memory_order_relaxed);
-    const size_t n = b.size.load(std::memory_order_relaxed);
-    if (pos < n && d[pos] == claimed) {
-      if (ok) {
-        // Becomes a committed entry: keep the order (only entries of the same tag can follow).
-        d[pos] = claimed | ValueOf(seq);
-        for (size_t i = pos; i + 1 < n && d[i + 1] < d[i]; ++i) std::swap(d[i], d[i + 1]);
-        if (ValueOf(seq) == kLargeSeqValue) shard.large_seqs.emplace(key, seq);
-        ++shard.committed;
-      } else {
-        b.EraseAt(pos);
-      }
-    }
-  }
+  // A claimed key was checked against the buckets when it was claimed, and nobody could add it
+  // since: it joins them without another look.
+  if (shard.in_flight.Remove(key) && ok) AddCommittedLocked(shard, key, seq);
   if (shard.waiters.empty()) return;
   auto w = shard.waiters.find(key);
   if (w == shard.waiters.end()) return;
@@ -293,7 +269,7 @@ void DedupIndex::Abort(const Key& key) { AbortBatch({&key, 1}); }
 void DedupIndex::CommitBatch(std::span<const Key> keys, uint64_t first_seq) {
   std::vector<std::pair<Waiter, uint64_t>> fire;
   for (size_t i = 0; i < keys.size(); ++i) {
-    PrefetchAhead(keys, i);
+    PrefetchAhead(keys, i, /*insert=*/true);
     const Key key = Normalize(keys[i]);
     Shard& shard = ShardOf(key);
     MutexLock l(&shard.mu);

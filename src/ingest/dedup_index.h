@@ -5,21 +5,22 @@
 // A key being appended right now is "claimed": a second request for it waits for the first
 // one's outcome instead of appending a second copy.
 //
-// Memory: 8 bytes per entry plus about 6% slack (8.6 bytes per record at 10M records, against
-// 24-byte slots at a load of 3/8..3/4 before). The index keeps only 40 bits of each key's hash:
+// Memory: 8 bytes per logged key plus about 6% slack (under 10 bytes per record of RSS at 10M
+// records, against 24-byte slots at a load of 3/8..3/4 before). The index keeps only 41 bits of
+// each key's hash:
 //   - 6 bits pick one of 64 shards (a mutex each),
-//   - 10 more pick one of the shard's 1,024 buckets, a sorted array of 64-bit entries,
-//   - 24 more are the entry's tag, stored with a 40-bit value: the seq + 1, or 0 while claimed.
+//   - 11 more pick one of the shard's 2,048 buckets, a sorted array of 64-bit entries,
+//   - 24 more are the entry's tag, stored with the 40-bit seq.
 // Buckets start where the tag predicts (tags are uniform, so the entry sits within a few slots of
 // tag * size / 2^24) and grow by 1/8 at a time, so there is no load factor to pay for and no
-// rehash: an insert moves half a bucket (~1 KB at 10M records) with memmove.
+// rehash: an insert moves half a bucket (~300 bytes at 10M records) with memmove.
 //
 // Exactness: equal tags do not mean equal keys. A key whose tag matches a stored entry is
 // confirmed by reading that entry's record back from the log (the KeyReader) and comparing its
-// key in full, outside the shard lock; a claimed key is compared with the shard's set of
-// in-flight keys, which holds them in full. With 40 hash bits a key absent from an index of N
-// keys matches a stored tag with probability N / 2^40 (1e-5 at 10M), so new records almost never
-// read the log; a retry of a logged record always does (one Ledger::Read).
+// key in full, outside the shard lock. Claimed keys (in flight) are kept in full in a small
+// per-shard set and join the buckets when committed. With 41 hash bits a key absent from an
+// index of N keys matches a stored tag with probability N / 2^41 (5e-6 at 10M), so new records
+// almost never read the log; a retry of a logged record always does (one Ledger::Read).
 
 #ifndef TOKENAUDIT_INGEST_DEDUP_INDEX_H_
 #define TOKENAUDIT_INGEST_DEDUP_INDEX_H_
@@ -96,17 +97,16 @@ class DedupIndex {
   Stats GetStats() const;
 
   // Hash bits the index keeps per key; keys equal in these bits share a tag (for tests).
-  static constexpr int kShardBits = 6, kBucketBits = 10, kTagBits = 24;
+  static constexpr int kShardBits = 6, kBucketBits = 11, kTagBits = 24;
 
  private:
   static constexpr int kValueBits = 40;
   static constexpr uint64_t kValueMask = (uint64_t{1} << kValueBits) - 1;
-  static constexpr uint64_t kClaimedValue = 0;
-  // Seqs from kValueMask - 1 on do not fit an entry (2^40 records): such an entry holds
-  // kValueMask and its seq lives in Shard::large_seqs.
+  // Seqs from kValueMask on do not fit an entry (2^40 records): such an entry holds kValueMask
+  // and its seq lives in Shard::large_seqs.
   static constexpr uint64_t kLargeSeqValue = kValueMask;
 
-  // One bucket: `size` entries (tag << 40 | value), sorted, in an array of `capacity`. The data
+  // One bucket: `size` entries (tag << 40 | seq), sorted, in an array of `capacity`. The data
   // pointer and size are atomics only so that Prefetch may read them without the lock (a stale
   // pair makes a prefetch useless, never wrong); every other access holds the shard's mutex.
   struct Bucket {
@@ -119,7 +119,6 @@ class DedupIndex {
     size_t LowerBound(uint64_t from) const;
     // Inserts `entry` at `pos` (which keeps the order), growing the array if full.
     void InsertAt(size_t pos, uint64_t entry);
-    void EraseAt(size_t pos);
   };
 
   // The keys claimed and not yet committed or aborted, in full: a small open-addressing set
@@ -147,7 +146,7 @@ class DedupIndex {
     ~Shard();
     mutable Mutex mu;
     std::unique_ptr<Bucket[]> buckets;  // 1 << kBucketBits; its entries GUARDED_BY(mu)
-    InFlightSet in_flight GUARDED_BY(mu);
+    InFlightSet in_flight GUARDED_BY(mu);  // claimed keys
     size_t committed GUARDED_BY(mu) = 0;
     std::unordered_map<Key, std::vector<Waiter>, KeyHash> waiters GUARDED_BY(mu);
     std::unordered_map<Key, uint64_t, KeyHash> large_seqs GUARDED_BY(mu);  // see kLargeSeqValue
@@ -168,15 +167,15 @@ class DedupIndex {
   static Bucket& BucketOf(Shard& shard, const Key& k) {
     return shard.buckets[(k.hi >> (64 - kShardBits - kBucketBits)) & ((1u << kBucketBits) - 1)];
   }
-  static uint64_t ValueOf(uint64_t seq) {
-    return seq < kLargeSeqValue - 1 ? seq + 1 : kLargeSeqValue;
-  }
+  static uint64_t ValueOf(uint64_t seq) { return seq < kLargeSeqValue ? seq : kLargeSeqValue; }
 
-  // Starts loading the cache lines of `key`'s bucket header (stage 0) or of its predicted entry
-  // (stage 1): batches probe a table far larger than the caches.
+  // Starts loading the cache lines of `key`'s bucket header (stage 0), of its predicted entry
+  // (stage 1), or of that entry and the ones an insert there moves (stage 2): batches probe a
+  // table far larger than the caches.
   void Prefetch(const Key& key, int stage);
-  // For loops over a batch: prefetches keys a few steps ahead of keys[i].
-  void PrefetchAhead(std::span<const Key> keys, size_t i);
+  // For loops over a batch: prefetches keys a few steps ahead of keys[i], for a lookup or for
+  // an insert.
+  void PrefetchAhead(std::span<const Key> keys, size_t i, bool insert);
   // Looks at the entries sharing `key`'s tag; seqs in `not_key` are known to hold other keys.
   void LookupLocked(Shard& shard, const Key& key, std::span<const uint64_t> not_key,
                     Lookup* out) TA_REQUIRES(shard.mu);
@@ -190,8 +189,7 @@ class DedupIndex {
   // Ends a claim under `shard.mu`, moving its waiters (if any) to `fire`.
   void FinishLocked(Shard& shard, const Key& key, bool ok, uint64_t seq,
                     std::vector<std::pair<Waiter, uint64_t>>* fire) TA_REQUIRES(shard.mu);
-  // Stores `key` as claimed, or as committed at `seq`.
-  void AddClaimedLocked(Shard& shard, const Key& key) TA_REQUIRES(shard.mu);
+  // Stores `key` as logged at `seq`.
   void AddCommittedLocked(Shard& shard, const Key& key, uint64_t seq) TA_REQUIRES(shard.mu);
 
   const KeyReader key_at_;
