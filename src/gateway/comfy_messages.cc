@@ -80,7 +80,8 @@ void PutBigEndian32(std::string* s, uint32_t v) {
 }  // namespace
 
 Result<UpstreamEvent> ParseUpstreamEvent(std::string_view text) {
-  simdjson::dom::parser p;
+  // Every upstream frame comes through here: keep the parser's buffers between calls.
+  thread_local simdjson::dom::parser p;
   ASSIGN_OR_RETURN(element root, Parse(p, text));
   UpstreamEvent e;
   e.type = StringOr(root, "type");
@@ -185,10 +186,60 @@ Result<HistoryOutcome> ParseHistoryEntry(std::string_view body, std::string_view
   return h;
 }
 
+namespace {
+
+// A queue tuple [number, prompt_id, prompt, extra_data, outputs, ...] with extra_data.client_id
+// set to `client_id` (removed when empty).
+std::string WithClientId(element tuple, const std::string& client_id) {
+  simdjson::dom::array a;
+  if (tuple.get_array().get(a) != simdjson::SUCCESS) return simdjson::minify(tuple);
+  std::string out = "[";
+  size_t i = 0;
+  for (element x : a) {
+    if (i > 0) out += ',';
+    simdjson::dom::object extra;
+    if (i++ == 3 && x.get_object().get(extra) == simdjson::SUCCESS) {
+      std::string e = "{";
+      for (auto [k, v] : extra) {
+        if (k == "client_id") continue;
+        if (e.size() > 1) e += ',';
+        AppendJsonString(&e, k);
+        e += ':';
+        e += simdjson::minify(v);
+      }
+      if (!client_id.empty()) {
+        if (e.size() > 1) e += ',';
+        e += "\"client_id\":";
+        AppendJsonString(&e, client_id);
+      }
+      out += e + "}";
+    } else {
+      out += simdjson::minify(x);
+    }
+  }
+  return out + "]";
+}
+
+// A history entry with its `prompt` tuple rewritten by WithClientId.
+std::string EntryWithClientId(element entry, const std::string& client_id) {
+  simdjson::dom::object o;
+  if (entry.get_object().get(o) != simdjson::SUCCESS) return simdjson::minify(entry);
+  std::string out = "{";
+  for (auto [k, v] : o) {
+    if (out.size() > 1) out += ',';
+    AppendJsonString(&out, k);
+    out += ':';
+    out += k == "prompt" ? WithClientId(v, client_id) : simdjson::minify(v);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
 Result<std::string> FilterHistory(std::string_view body,
                                   const std::function<bool(std::string_view)>& owned,
                                   std::optional<int64_t> max_items, std::optional<int64_t> offset,
-                                  std::vector<ComfyFile>* files) {
+                                  std::vector<ComfyFile>* files, const ClientIdOf& client_id_of) {
   simdjson::dom::parser p;
   ASSIGN_OR_RETURN(element root, Parse(p, body));
   simdjson::dom::object o;
@@ -214,7 +265,9 @@ Result<std::string> FilterHistory(std::string_view body,
     if (out.size() > 1) out += ',';
     AppendJsonString(&out, kept[static_cast<size_t>(i)].first);
     out += ':';
-    out += simdjson::minify(kept[static_cast<size_t>(i)].second);
+    out += client_id_of ? EntryWithClientId(kept[static_cast<size_t>(i)].second,
+                                            client_id_of(kept[static_cast<size_t>(i)].first))
+                        : simdjson::minify(kept[static_cast<size_t>(i)].second);
     if (files != nullptr) {
       element outputs;
       if (kept[static_cast<size_t>(i)].second["outputs"].get(outputs) == simdjson::SUCCESS) {
@@ -252,7 +305,8 @@ double ItemNumber(element item) {
 }  // namespace
 
 Result<std::string> FilterQueue(std::string_view body,
-                                const std::function<bool(std::string_view)>& owned) {
+                                const std::function<bool(std::string_view)>& owned,
+                                const ClientIdOf& client_id_of) {
   simdjson::dom::parser p;
   ASSIGN_OR_RETURN(element root, Parse(p, body));
   std::string out = "{";
@@ -274,7 +328,8 @@ Result<std::string> FilterQueue(std::string_view body,
     out += ":[";
     for (size_t i = 0; i < items.size(); ++i) {
       if (i > 0) out += ',';
-      out += simdjson::minify(items[i]);
+      out += client_id_of ? WithClientId(items[i], client_id_of(ItemPromptId(items[i])))
+                          : simdjson::minify(items[i]);
     }
     out += ']';
   }
@@ -295,6 +350,111 @@ Result<std::vector<std::string>> QueuePromptIds(std::string_view body) {
     }
   }
   return ids;
+}
+
+namespace {
+
+using Visible = std::function<bool(std::string_view)>;
+
+void AppendKey(std::string* out, std::string_view key) {
+  if (out->size() > 1) *out += ',';
+  AppendJsonString(out, key);
+  *out += ':';
+}
+
+// `[s...]` keeping the strings `visible` accepts; other elements are dropped too.
+std::string VisibleStrings(simdjson::dom::array a, const Visible& visible) {
+  std::string out = "[";
+  for (element x : a) {
+    std::string_view v;
+    if (x.get_string().get(v) != simdjson::SUCCESS || !visible(v)) continue;
+    if (out.size() > 1) out += ',';
+    AppendJsonString(&out, v);
+  }
+  return out + "]";
+}
+
+// An input definition: [[options], {...}] or ["COMBO", {"options": [...], ...}].
+std::string FilteredInputDef(element def, const Visible& visible) {
+  simdjson::dom::array a;
+  if (def.get_array().get(a) != simdjson::SUCCESS) return simdjson::minify(def);
+  std::string out = "[";
+  size_t i = 0;
+  for (element x : a) {
+    if (i++ > 0) out += ',';
+    simdjson::dom::array options;
+    simdjson::dom::object o;
+    if (i == 1 && x.get_array().get(options) == simdjson::SUCCESS) {
+      out += VisibleStrings(options, visible);
+    } else if (i == 2 && x.get_object().get(o) == simdjson::SUCCESS) {
+      std::string obj = "{";
+      for (auto [k, v] : o) {
+        AppendKey(&obj, k);
+        obj += k == "options" && v.get_array().get(options) == simdjson::SUCCESS
+                   ? VisibleStrings(options, visible)
+                   : simdjson::minify(v);
+      }
+      out += obj + "}";
+    } else {
+      out += simdjson::minify(x);
+    }
+  }
+  return out + "]";
+}
+
+// One class's object_info with `input.{required,optional}.<input_name>` filtered.
+std::string FilteredClass(element cls, std::string_view input_name, const Visible& visible) {
+  simdjson::dom::object o;
+  if (cls.get_object().get(o) != simdjson::SUCCESS) return simdjson::minify(cls);
+  std::string out = "{";
+  for (auto [k, v] : o) {
+    AppendKey(&out, k);
+    simdjson::dom::object groups;
+    if (k != "input" || v.get_object().get(groups) != simdjson::SUCCESS) {
+      out += simdjson::minify(v);
+      continue;
+    }
+    std::string in = "{";
+    for (auto [group, inputs_el] : groups) {
+      AppendKey(&in, group);
+      simdjson::dom::object inputs;
+      if (inputs_el.get_object().get(inputs) != simdjson::SUCCESS) {
+        in += simdjson::minify(inputs_el);
+        continue;
+      }
+      std::string defs = "{";
+      for (auto [name, def] : inputs) {
+        AppendKey(&defs, name);
+        defs += name == input_name ? FilteredInputDef(def, visible) : simdjson::minify(def);
+      }
+      in += defs + "}";
+    }
+    out += in + "}";
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Result<std::string> FilterObjectInfo(
+    std::string_view body, const std::function<std::string_view(std::string_view)>& upload_input,
+    const std::function<bool(std::string_view)>& visible) {
+  simdjson::dom::parser p;
+  ASSIGN_OR_RETURN(element root, Parse(p, body));
+  simdjson::dom::object o;
+  if (root.get_object().get(o) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("upstream: object_info is not an object");
+  }
+  bool any = false;
+  for (auto [k, v] : o) any = any || !upload_input(k).empty();
+  if (!any) return std::string(body);
+  std::string out = "{";
+  for (auto [k, v] : o) {
+    AppendKey(&out, k);
+    const std::string_view input = upload_input(k);
+    out += input.empty() ? simdjson::minify(v) : FilteredClass(v, input, visible);
+  }
+  return out + "}";
 }
 
 std::string ComfyErrorJson(std::string_view type, std::string_view message,

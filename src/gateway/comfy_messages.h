@@ -76,17 +76,25 @@ struct HistoryOutcome {
 // Reads `{prompt_id: entry}` (the body of GET /history/{id}) for `prompt_id`.
 Result<HistoryOutcome> ParseHistoryEntry(std::string_view body, std::string_view prompt_id);
 
+// The client_id the user gave a prompt (`""`: none), shown in place of the gateway's own in
+// the `extra_data` of history and queue entries; null keeps extra_data as it is.
+using ClientIdOf = std::function<std::string(std::string_view prompt_id)>;
+
 // GET /history filtered to the prompts `owned` accepts, oldest first, then `max_items` /
 // `offset` applied to that list as ComfyUI applies them to the whole history (only max_items:
-// the last N). Every kept entry's output files go to `files` when not null.
+// the last N). Every kept entry's output files go to `files` when not null. With `client_id_of`,
+// each kept entry's `prompt[3].client_id` becomes the user's (removed when they gave none).
 Result<std::string> FilterHistory(std::string_view body,
                                   const std::function<bool(std::string_view)>& owned,
                                   std::optional<int64_t> max_items, std::optional<int64_t> offset,
-                                  std::vector<ComfyFile>* files);
+                                  std::vector<ComfyFile>* files,
+                                  const ClientIdOf& client_id_of = nullptr);
 
 // GET /queue filtered to the items whose prompt_id `owned` accepts; pending sorted by number.
+// With `client_id_of`, each kept item's `[3].client_id` becomes the user's, as in FilterHistory.
 Result<std::string> FilterQueue(std::string_view body,
-                                const std::function<bool(std::string_view)>& owned);
+                                const std::function<bool(std::string_view)>& owned,
+                                const ClientIdOf& client_id_of = nullptr);
 
 // The running and pending prompt ids of a GET /queue body.
 Result<std::vector<std::string>> QueuePromptIds(std::string_view body);
@@ -96,6 +104,16 @@ Result<std::vector<std::string>> QueuePromptIds(std::string_view body);
 // `extra_info_json` (a JSON object) replaces the empty extra_info when not empty.
 std::string ComfyErrorJson(std::string_view type, std::string_view message,
                            std::string_view details, std::string_view extra_info_json = "");
+
+// GET /object_info[/{class}] with the upload list of every image-source class narrowed to the
+// files `visible` accepts: for a class whose `upload_input(class_type)` is not empty, the string
+// options of that input — `[[options...], {...}]`, or `["COMBO", {"options": [...]}]` — keep only
+// the names ("[subfolder/]name", as ComfyUI lists them) `visible` accepts. Everything else is
+// copied (minified). A body without such a class is returned as it is. InvalidArgument for
+// malformed JSON or a body that is not an object.
+Result<std::string> FilterObjectInfo(
+    std::string_view body, const std::function<std::string_view(std::string_view)>& upload_input,
+    const std::function<bool(std::string_view)>& visible);
 
 // The prompt_id strings of a JSON body `{"prompt_id": "..."}`/`{"delete": [...]}`;
 // `clear` set when `"clear": true`. Malformed or absent: empty.

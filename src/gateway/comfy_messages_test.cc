@@ -87,6 +87,23 @@ TEST(ComfyMessagesTest, QueueIsFilteredAndSorted) {
   EXPECT_EQ(*QueuePromptIds(body), (std::vector<std::string>{"a", "c", "b", "x"}));
 }
 
+TEST(ComfyMessagesTest, HistoryAndQueueShowTheUsersClientId) {
+  auto client_of = [](std::string_view id) { return id == "a" ? std::string("ca") : std::string(); };
+  auto all = [](std::string_view) { return true; };
+  const std::string history =
+      R"({"a":{"prompt":[1,"a",{"1":{}},{"x":1,"client_id":"tokenaudit-gw-1"},["1"]],"outputs":{}},)"
+      R"("b":{"prompt":[2,"b",{},{"client_id":"tokenaudit-gw-1"},[]],"status":{}}})";
+  EXPECT_EQ(*FilterHistory(history, all, std::nullopt, std::nullopt, nullptr, client_of),
+            R"({"a":{"prompt":[1,"a",{"1":{}},{"x":1,"client_id":"ca"},["1"]],"outputs":{}},)"
+            R"("b":{"prompt":[2,"b",{},{},[]],"status":{}}})");
+  const std::string queue =
+      R"({"queue_running":[[0,"a",{},{"client_id":"tokenaudit-gw-1"},[]]],)"
+      R"("queue_pending":[[5,"b",{},{"client_id":"tokenaudit-gw-1","y":[]},[]]]})";
+  EXPECT_EQ(*FilterQueue(queue, all, client_of),
+            R"({"queue_running":[[0,"a",{},{"client_id":"ca"},[]]],)"
+            R"("queue_pending":[[5,"b",{},{"y":[]},[]]]})");
+}
+
 TEST(ComfyMessagesTest, ExtraDataLosesClientIdAndCredentials) {
   EXPECT_EQ(SanitizeExtraData(
                 R"({"client_id":"u","api_key_comfy_org":"k","auth_token_comfy_org":"t","extra_pnginfo":{"workflow":{"a":1}}})"),
@@ -110,6 +127,33 @@ TEST(ComfyMessagesTest, QueueEditAndUploadReply) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(*f, (ComfyFile{"probe (1).png", "gw", "input"}));
   EXPECT_FALSE(ParseUploadReply("{}").ok());
+}
+
+TEST(ComfyMessagesTest, ObjectInfoShowsOnlyTheCallersUploads) {
+  const std::string body =
+      R"({"LoadImage": {"input": {"required": {"image": [["a.png", "sub/b.png", "c.png", 7],)"
+      R"( {"image_upload": true}]}}, "output": ["IMAGE", "MASK"], "name": "LoadImage"},)"
+      R"( "V3Loader": {"input": {"required": {"image": ["COMBO", {"options": ["a.png", "c.png"],)"
+      R"( "image_upload": true}], "other": [["c.png"]]}, "optional": {}}},)"
+      R"( "DDColor_Colorize": {"input": {"required": {"image": ["IMAGE"]}}}})";
+  auto upload_input = [](std::string_view cls) {
+    return cls == "LoadImage" || cls == "V3Loader" ? std::string_view("image") : std::string_view();
+  };
+  auto mine = [](std::string_view name) { return name == "a.png" || name == "sub/b.png"; };
+  auto out = FilterObjectInfo(body, upload_input, mine);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out,
+            R"({"LoadImage":{"input":{"required":{"image":[["a.png","sub/b.png"],)"
+            R"({"image_upload":true}]}},"output":["IMAGE","MASK"],"name":"LoadImage"},)"
+            R"("V3Loader":{"input":{"required":{"image":["COMBO",{"options":["a.png"],)"
+            R"("image_upload":true}],"other":[["c.png"]]},"optional":{}}},)"
+            R"("DDColor_Colorize":{"input":{"required":{"image":["IMAGE"]}}}})");
+  // Nothing to filter: the body as it came.
+  const std::string one = R"({"DDColor_Colorize": {"input": {}}})";
+  EXPECT_EQ(*FilterObjectInfo(one, upload_input, mine), one);
+  EXPECT_EQ(*FilterObjectInfo("{}", upload_input, mine), "{}");
+  EXPECT_FALSE(FilterObjectInfo("[1]", upload_input, mine).ok());
+  EXPECT_FALSE(FilterObjectInfo("{\"LoadImage\":", upload_input, mine).ok());
 }
 
 }  // namespace

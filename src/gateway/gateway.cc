@@ -10,6 +10,7 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 
+#include "src/gateway/coalescing_stream.h"
 #include "src/gateway/gateway_server.h"
 #include "src/http/http_message.h"
 #include "src/util/hex.h"
@@ -67,7 +68,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void Send(bool binary, std::string data) {
     if (closed_) return;
-    if (outbox_bytes_ > (64u << 20)) {  // a client that stopped reading: let it go
+    if (outbox_bytes_ + ws_.next_layer().buffered() > CoalescingStream::kMaxBuffered) {
+      // A client that stopped reading: let it go.
       Close();
       return;
     }
@@ -86,6 +88,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   const Caller& caller() const { return caller_; }
   const std::string& client_id() const { return client_id_; }
   bool metadata() const { return metadata_; }
+  // The queue_remaining of the last `status` frame sent; -1 before the first.
+  int64_t last_status() const { return last_status_; }
+  void set_last_status(int64_t n) { last_status_ = n; }
 
  private:
   struct Frame {
@@ -132,7 +137,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<CoalescingStream> ws_;
   beast::flat_buffer buffer_;
   GatewayServer* const server_;  // outlives every session (Shutdown joins the I/O thread first)
   const Caller caller_;
@@ -142,6 +147,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool metadata_ = false;
   bool first_text_ = true;
   bool closed_ = false;
+  int64_t last_status_ = -1;
 };
 
 // --- downstream HTTP -------------------------------------------------------------------------
@@ -362,8 +368,10 @@ int64_t GatewayServer::Now() const { return options_.now_us(); }
 void GatewayServer::RegisterSocket(const std::shared_ptr<WsSession>& s) {
   sockets_.emplace(s->caller().user_key, s);
   // First frame, as ComfyUI sends it: the queue (this user's) and the socket's sid.
+  const size_t queued = QueueRemaining(s->caller().user_key);
+  s->set_last_status(static_cast<int64_t>(queued));
   std::string frame = "{\"type\":\"status\",\"data\":{\"status\":{\"exec_info\":{\"queue_remaining\":" +
-                      std::to_string(QueueRemaining(s->caller().user_key)) + "}},\"sid\":";
+                      std::to_string(queued) + "}},\"sid\":";
   AppendJsonString(&frame, s->client_id());
   frame += "}}";
   s->Send(false, std::move(frame));
@@ -399,9 +407,15 @@ void GatewayServer::SendToOwner(const Owner& owner, bool binary, const std::stri
 }
 
 void GatewayServer::SendStatusToAll() {
+  // ComfyUI broadcasts `status` to every socket at every queue change of anyone. Each socket gets
+  // it only when its own user's count changed: another user's activity stays invisible, and a
+  // busy gateway does not send every user a frame per prompt of everyone.
   for (auto& [user_key, s] : sockets_) {
+    const int64_t queued = static_cast<int64_t>(QueueRemaining(user_key));
+    if (s->last_status() == queued) continue;
+    s->set_last_status(queued);
     s->Send(false, "{\"type\":\"status\",\"data\":{\"status\":{\"exec_info\":{\"queue_remaining\":" +
-                       std::to_string(QueueRemaining(user_key)) + "}}}}");
+                       std::to_string(queued) + "}}}}");
   }
 }
 

@@ -107,6 +107,14 @@ void GatewayServer::Handle(GwRequest request, Respond respond) {
   Route(*caller, std::move(request), std::move(respond));
 }
 
+ClientIdOf GatewayServer::UserClientIds() const {
+  // History and queue entries show the client_id the user submitted with, not the gateway's.
+  return [this](std::string_view prompt_id) {
+    auto it = owners_.find(std::string(prompt_id));
+    return it == owners_.end() ? std::string() : it->second.client_id;
+  };
+}
+
 bool GatewayServer::Owns(const Caller& caller, std::string_view prompt_id) const {
   auto it = owners_.find(std::string(prompt_id));
   return it != owners_.end() && it->second.user_key == caller.user_key;
@@ -128,6 +136,9 @@ void GatewayServer::Route(const Caller& caller, GwRequest r, Respond respond) {
   if (p == "/interrupt" && post) return PostInterrupt(caller, std::move(r), std::move(respond));
   if (p == "/upload/image" && post) return PostUpload(caller, std::move(r), std::move(respond));
   if (p == "/view" && get) return GetView(caller, std::move(r), std::move(respond));
+  if (PathIs(p, "/object_info") && r.method == "GET") {
+    return GetObjectInfo(caller, std::move(r), std::move(respond));
+  }
   if (get) {
     for (std::string_view prefix : kProxiedGetPrefixes) {
       if (PathIs(p, prefix)) return Proxy(std::move(r), std::move(respond));
@@ -299,10 +310,15 @@ void GatewayServer::GetHistory(const Caller& caller, GwRequest r, Respond respon
     upstream_.Request("GET", "/history/" + PercentEncode(id), "", "",
                       [this, id, user_key, respond = std::move(respond)](Result<UpstreamReply> u) {
                         if (!u.ok()) return respond(Unavailable(u.status()));
+                        if (u->status != 200) return respond(FromUpstream(*u));
                         if (auto h = ParseHistoryEntry(u->body, id); h.ok()) {
                           for (const ComfyFile& f : h->output_files) AllowFile(user_key, f);
                         }
-                        respond(FromUpstream(*u));
+                        Result<std::string> out = FilterHistory(
+                            u->body, [&](std::string_view k) { return k == id; }, std::nullopt,
+                            std::nullopt, nullptr, UserClientIds());
+                        if (!out.ok()) return respond(Unavailable(out.status()));
+                        respond(GwReply::Json(200, std::move(*out)));
                       });
     return;
   }
@@ -318,7 +334,8 @@ void GatewayServer::GetHistory(const Caller& caller, GwRequest r, Respond respon
           auto it = owners_.find(std::string(id));
           return it != owners_.end() && it->second.user_key == user_key;
         };
-        Result<std::string> out = FilterHistory(u->body, owned, max_items, offset, &files);
+        Result<std::string> out =
+            FilterHistory(u->body, owned, max_items, offset, &files, UserClientIds());
         if (!out.ok()) return respond(Unavailable(out.status()));
         for (const ComfyFile& f : files) AllowFile(user_key, f);
         respond(GwReply::Json(200, std::move(*out)));
@@ -335,7 +352,7 @@ void GatewayServer::GetQueue(const Caller& caller, Respond respond) {
                         auto it = owners_.find(std::string(id));
                         return it != owners_.end() && it->second.user_key == user_key;
                       };
-                      Result<std::string> out = FilterQueue(u->body, owned);
+                      Result<std::string> out = FilterQueue(u->body, owned, UserClientIds());
                       if (!out.ok()) return respond(Unavailable(out.status()));
                       respond(GwReply::Json(200, std::move(*out)));
                     });
@@ -441,6 +458,37 @@ void GatewayServer::GetView(const Caller& caller, GwRequest r, Respond respond) 
     return respond(GwReply::Json(404, ""));
   }
   Proxy(std::move(r), std::move(respond));
+}
+
+// LoadImage's list of input files names every user's uploads (os.listdir of ComfyUI's input
+// directory): each caller sees only their own.
+void GatewayServer::GetObjectInfo(const Caller& caller, GwRequest r, Respond respond) {
+  const std::string user_key = caller.user_key;
+  upstream_.Request(
+      "GET", r.path + UpstreamQuery(r), "", "",
+      [this, user_key, respond = std::move(respond)](Result<UpstreamReply> u) {
+        if (!u.ok()) return respond(Unavailable(u.status()));
+        if (u->status != 200) return respond(FromUpstream(*u));
+        auto upload_input = [this](std::string_view class_type) {
+          const comfy::NodeSpec* spec = options_.catalog.Find(class_type);
+          return spec != nullptr && spec->role == comfy::NodeRole::kImageSource
+                     ? std::string_view(spec->upload_input)
+                     : std::string_view();
+        };
+        auto visible = [&](std::string_view name) {
+          const size_t slash = name.rfind('/');
+          return FileAllowed(
+              user_key,
+              ComfyFile{std::string(slash == std::string_view::npos ? name : name.substr(slash + 1)),
+                        std::string(slash == std::string_view::npos ? "" : name.substr(0, slash)),
+                        "input"});
+        };
+        Result<std::string> out = FilterObjectInfo(u->body, upload_input, visible);
+        if (!out.ok()) return respond(Unavailable(out.status()));
+        GwReply reply = FromUpstream(*u);
+        reply.body = std::move(*out);
+        respond(std::move(reply));
+      });
 }
 
 }  // namespace tokenaudit::gateway

@@ -116,8 +116,11 @@ class GatewayServer final : public Gateway {
                      std::function<void(GwReply)> respond);
   void PostUpload(const Caller& caller, GwRequest request, std::function<void(GwReply)> respond);
   void GetView(const Caller& caller, GwRequest request, std::function<void(GwReply)> respond);
+  void GetObjectInfo(const Caller& caller, GwRequest request,
+                     std::function<void(GwReply)> respond);
   void Proxy(GwRequest request, std::function<void(GwReply)> respond);
   bool Owns(const Caller& caller, std::string_view prompt_id) const;
+  ClientIdOf UserClientIds() const;
 
   // Events and ownership (gateway.cc).
   void OnUpstreamFrame(bool binary, std::string data);

@@ -1,6 +1,6 @@
 // Fuzzes what the gateway reads from the upstream ComfyUI (src/gateway/comfy_messages.h): text
-// events, binary preview frames, history entries, history and queue filtering. ComfyUI is
-// trusted to speak the protocol, not to be well-formed. Invariants, trapped when broken:
+// events, binary preview frames, history entries, history, queue and object_info filtering.
+// ComfyUI is trusted to speak the protocol, not to be well-formed. Invariants, trapped when broken:
 //   - nothing crashes; errors are InvalidArgument;
 //   - a filtered history or queue that keeps nothing is `{}` / empty lists, and keeping
 //     everything of a valid history keeps its keys;
@@ -34,6 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)FilterHistory(input, [](std::string_view) { return true; }, 2, std::nullopt, nullptr);
   auto queue = FilterQueue(input, [](std::string_view) { return false; });
   if (queue.ok() && *queue != R"({"queue_running":[],"queue_pending":[]})") __builtin_trap();
+  auto info = FilterObjectInfo(
+      input, [](std::string_view) { return std::string_view("image"); },
+      [](std::string_view name) { return name.size() % 2 == 0; });
+  if (!info.ok() && info.status().code() != tokenaudit::StatusCode::kInvalidArgument) {
+    __builtin_trap();
+  }
   (void)QueuePromptIds(input);
   (void)ParseQueueEdit(input);
   (void)SanitizeExtraData(input);

@@ -367,6 +367,9 @@ TEST_F(GatewayE2eTest, TwoUsersSeeOnlyTheirOwnEventsHistoryQueueAndFiles) {
   EXPECT_NE(qa.body.find(pa), std::string::npos) << qa.body;
   EXPECT_NE(qb.body.find(pb), std::string::npos) << qb.body;
   EXPECT_EQ(qb.body.find(pa), std::string::npos) << qb.body;
+  // Entries show the client_id the user submitted with, never the gateway's own.
+  EXPECT_NE(qa.body.find("\"client_id\":\"ca\""), std::string::npos) << qa.body;
+  EXPECT_EQ(qa.body.find("tokenaudit-gw-"), std::string::npos) << qa.body;
   // Alice cannot stop Bob: neither by id nor with a bare (global) interrupt.
   EXPECT_EQ(Gw(alice_, "POST", "/interrupt", "{\"prompt_id\": \"" + pb + "\"}").status, 200);
   EXPECT_EQ(Gw(alice_, "POST", "/interrupt").status, 200);
@@ -399,6 +402,11 @@ TEST_F(GatewayE2eTest, TwoUsersSeeOnlyTheirOwnEventsHistoryQueueAndFiles) {
   HttpResult ha = Gw(alice_, "GET", "/history");
   EXPECT_NE(ha.body.find(pa), std::string::npos);
   EXPECT_EQ(ha.body.find(pb), std::string::npos);
+  EXPECT_NE(ha.body.find("\"client_id\":\"ca\""), std::string::npos) << ha.body;
+  EXPECT_EQ(ha.body.find("tokenaudit-gw-"), std::string::npos) << ha.body;
+  const std::string hb = Gw(bob_, "GET", "/history/" + pb).body;
+  EXPECT_NE(hb.find("\"client_id\":\"cb\""), std::string::npos) << hb;
+  EXPECT_EQ(hb.find("tokenaudit-gw-"), std::string::npos) << hb;
   EXPECT_EQ(Gw(alice_, "GET", "/history/" + pb).body, "{}");
   EXPECT_NE(Gw(bob_, "GET", "/api/history/" + pb).body.find("\"status_str\":\"success\""),
             std::string::npos);
@@ -497,6 +505,65 @@ TEST_F(GatewayE2eTest, WebSocketDropMidRunIsReconciledFromHistory) {
   frames = ws->Until("\"node\":null,\"prompt_id\":\"" + p2 + "\"", 20000);
   ASSERT_FALSE(frames.empty());
   ExpectRecordsReconcile();
+}
+
+TEST_F(GatewayE2eTest, ObjectInfoListsOnlyTheCallersUploads) {
+  StartGateway();
+  const std::string a_img = Upload(alice_, "alice_only.png", Png(460, 680, "oa"));
+  const std::string b_img = Upload(bob_, "bob_only.png", Png(640, 480, "ob"));
+  // ComfyUI itself lists every file of its input directory.
+  HttpResult upstream = fake_http_->Request("GET", "/object_info/LoadImage");
+  ASSERT_EQ(upstream.status, 200);
+  EXPECT_NE(upstream.body.find(a_img), std::string::npos) << upstream.body;
+  EXPECT_NE(upstream.body.find(b_img), std::string::npos) << upstream.body;
+  for (const std::string target : {"/object_info/LoadImage", "/api/object_info"}) {
+    HttpResult a = Gw(alice_, "GET", target);
+    ASSERT_EQ(a.status, 200) << target;
+    EXPECT_NE(a.body.find("\"" + a_img + "\""), std::string::npos) << a.body;
+    EXPECT_EQ(a.body.find(b_img), std::string::npos) << a.body;
+    HttpResult b = Gw(bob_, "GET", target);
+    ASSERT_EQ(b.status, 200) << target;
+    EXPECT_NE(b.body.find("\"" + b_img + "\""), std::string::npos) << b.body;
+    EXPECT_EQ(b.body.find(a_img), std::string::npos) << b.body;
+  }
+  // The rest of object_info is untouched.
+  EXPECT_NE(Gw(bob_, "GET", "/api/object_info").body.find("model_input_size"), std::string::npos);
+}
+
+TEST_F(GatewayE2eTest, RecordsLandUnderTheKeysOwnUserNotAPseudonymOfIt) {
+  // The gateway knows a user only by the key's pseudonym (u_ + 22 base64url) and sends that; the
+  // ingest API keeps it as it is, so the user's own key reads the records back.
+  StartGateway();
+  HttpResult who = Get(alice_, "/v1/whoami");
+  ASSERT_EQ(who.status, 200) << who.body;
+  const size_t at = who.body.find("\"user\":\"u_");
+  ASSERT_NE(at, std::string::npos) << who.body;
+  const std::string pseudonym = who.body.substr(at + 8, 24);
+  const std::string img = Upload(alice_, "mine.png", Png(460, 680, "p"));
+  auto ws = Socket(alice_, "ca");
+  const std::string pid = Submit(alice_, Ddcolor(img), "ca");
+  ASSERT_FALSE(pid.empty());
+  (void)ws->Until("\"node\":null,\"prompt_id\":\"" + pid + "\"");
+  ExpectRecordsReconcile();
+  HttpResult mine = Get(alice_, "/v1/events?limit=100");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  dom::parser p;
+  dom::element root;
+  dom::array events;
+  ASSERT_EQ(p.parse(simdjson::padded_string(mine.body)).get(root), simdjson::SUCCESS);
+  ASSERT_EQ(root["events"].get_array().get(events), simdjson::SUCCESS);
+  std::set<std::string> ids;
+  for (dom::element e : events) {
+    ids.insert(std::string(e["id"].get_string().value()));
+    EXPECT_EQ(std::string(e["user"].get_string().value()), pseudonym);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{pid + "/2", pid + "/prompt"}));
+  HttpResult usage = Get(alice_, "/v1/usage?measures=count");
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  EXPECT_NE(usage.body.find("\"count\":2"), std::string::npos) << usage.body;
+  HttpResult theirs = Get(bob_, "/v1/events?limit=100");
+  ASSERT_EQ(theirs.status, 200) << theirs.body;
+  EXPECT_EQ(theirs.body.find(pid), std::string::npos) << theirs.body;
 }
 
 TEST_F(GatewayE2eTest, OverLimitPromptsAreRefusedAndRecordedAsRejected) {
