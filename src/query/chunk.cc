@@ -85,7 +85,57 @@ void WidenMasked(const unsigned char* p, size_t n, size_t width, uint64_t base, 
   }
 }
 
+// Three bit positions of a code in a filter of 2^k bits (mask = 2^k - 1).
+inline void BloomBits(int64_t code, uint64_t mask, uint64_t bits[3]) {
+  uint64_t h = static_cast<uint64_t>(code) * 0x9e3779b97f4a7c15ull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  bits[0] = h & mask;
+  bits[1] = (h >> 21) & mask;
+  bits[2] = (h >> 42) & mask;
+}
+
 }  // namespace
+
+void SealedChunk::BuildUserBlooms(const int64_t* users) {
+  user_bloom_.assign(granules(), {});
+  for (size_t g = 0; g < granules(); ++g) {
+    const int64_t* u = users + granule_begin(g);
+    const size_t n = granule_rows(g);
+    size_t runs = 1;  // distinct users, at most (rows of one user are adjacent within a tenant)
+    for (size_t i = 1; i < n; ++i) runs += u[i] != u[i - 1];
+    // ~10 bits per user (about 1% false positives with 3 bits each), 64 .. 16,384 bits.
+    const uint64_t nbits = std::clamp<uint64_t>(std::bit_ceil(runs * 10), 64, 1 << 14);
+    std::vector<uint64_t>& f = user_bloom_[g];
+    f.assign(nbits / 64, 0);
+    uint64_t b[3];
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0 && u[i] == u[i - 1]) continue;
+      BloomBits(u[i], nbits - 1, b);
+      for (uint64_t x : b) f[x >> 6] |= uint64_t{1} << (x & 63);
+    }
+  }
+}
+
+Status SealedChunk::BuildUserBlooms() {
+  std::vector<int64_t> users(rows_);
+  DecodeScratch scratch;
+  RETURN_IF_ERROR(Decode(kUser, users.data(), &scratch));
+  BuildUserBlooms(users.data());
+  return Status::OK();
+}
+
+bool SealedChunk::MayHaveUser(size_t g, int64_t code) const {
+  if (g >= user_bloom_.size()) return true;
+  const std::vector<uint64_t>& f = user_bloom_[g];
+  uint64_t b[3];
+  BloomBits(code, f.size() * 64 - 1, b);
+  for (uint64_t x : b) {
+    if ((f[x >> 6] & (uint64_t{1} << (x & 63))) == 0) return false;
+  }
+  return true;
+}
 
 DecodeScratch::DecodeScratch() : dctx_(ZSTD_createDCtx()) {}
 DecodeScratch::~DecodeScratch() { ZSTD_freeDCtx(dctx_); }
@@ -132,6 +182,7 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size
   for (int c = 0; c < kNumCols; ++c) {
     const int64_t* v = tail.col(static_cast<Col>(c));
     for (size_t i = 0; i < rows; ++i) sorted[i] = v[order[i]];
+    if (c == kUser) chunk->BuildUserBlooms(sorted.data());
     Column& col = chunk->cols_[c];
     col.g.resize(ngran);
     if (rows > 0) {
@@ -430,7 +481,10 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::DecodeFile(
   // Every frame once: a file that loads decodes.
   DecodeScratch scratch;
   std::vector<int64_t> out(chunk->rows());
-  for (int c = 0; c < kNumCols; ++c) RETURN_IF_ERROR(chunk->Decode(static_cast<Col>(c), out.data(), &scratch));
+  for (int c = 0; c < kNumCols; ++c) {
+    RETURN_IF_ERROR(chunk->Decode(static_cast<Col>(c), out.data(), &scratch));
+    if (c == kUser) chunk->BuildUserBlooms(out.data());
+  }
   return std::shared_ptr<const SealedChunk>(std::move(chunk));
 }
 
@@ -483,6 +537,7 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::OpenFile(
                              data_size, dicts));
   chunk->env_ = env;
   chunk->path_ = path;
+  RETURN_IF_ERROR(chunk->BuildUserBlooms());
   return std::shared_ptr<const SealedChunk>(std::move(chunk));
 }
 
@@ -499,6 +554,7 @@ size_t SealedChunk::memory_bytes() const {
   for (const Column& c : cols_) {
     n += c.g.capacity() * sizeof(Granule) + c.remap.capacity() * sizeof(uint32_t);
   }
+  for (const auto& f : user_bloom_) n += f.capacity() * sizeof(uint64_t) + sizeof(f);
   return n;
 }
 

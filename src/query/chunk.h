@@ -100,6 +100,10 @@ class SealedChunk {
   int64_t min(Col c, size_t g) const { return cols_[c].g[g].zmin; }
   int64_t max(Col c, size_t g) const { return cols_[c].g[g].zmax; }
   bool on_disk() const { return !path_.empty(); }
+  // False when granule g holds no row of user `code` (a Bloom filter of its user codes: a zone
+  // map is loose there, since the user codes of the tenants in a chunk interleave). True may be
+  // a false positive (about 1%).
+  bool MayHaveUser(size_t g, int64_t code) const;
 
   // Decodes column `c` into out[0, rows()).
   Status Decode(Col c, int64_t* out, DecodeScratch* scratch) const;
@@ -142,9 +146,14 @@ class SealedChunk {
       std::array<Dictionary, kNumStringCols>* dicts);
   Status DecodeFrame(Col c, size_t g, std::string_view frame, int64_t* out,
                      DecodeScratch* scratch) const;
+  // Builds user_bloom_ from the user column (this process's codes), sorted rows.
+  void BuildUserBlooms(const int64_t* users);
+  Status BuildUserBlooms();
 
   size_t rows_ = 0;
   std::vector<uint32_t> gstart_{0};  // first row of each granule, then rows_
+  // Per granule: a Bloom filter of its user codes (a power of two of bits), kept in memory only.
+  std::vector<std::vector<uint64_t>> user_bloom_;
   std::array<Column, kNumCols> cols_;
   // Frames of every column and granule, column after column (the file's data section); empty
   // when the chunk is read from path_.

@@ -99,6 +99,11 @@ bool RowFilter::Excludes(const SealedChunk& c, size_t g) const {
     if (!IsStringDim(r.dim)) continue;
     const Col col = StringCol(r.dim);
     if (ExcludesRange(col, c.min(col, g), c.max(col, g))) return true;
+    if (col == kUser &&
+        std::none_of(r.values.begin(), r.values.end(),
+                     [&](int64_t code) { return c.MayHaveUser(g, code); })) {
+      return true;
+    }
   }
   return false;
 }
