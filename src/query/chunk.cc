@@ -30,9 +30,9 @@ constexpr int64_t kMaxCodeSpan = 1 << 24;
 // The fewest whole bytes that hold every value of [0, range].
 uint8_t WidthFor(uint64_t range) { return static_cast<uint8_t>((std::bit_width(range) + 7) / 8); }
 
-// A frame zstd shrinks by less than this (compressed > raw * 4/5) is stored raw: decoding it is
-// a copy instead of entropy decoding, for little disk.
-bool WorthCompressing(size_t compressed, size_t raw) { return compressed * 5 <= raw * 4; }
+// A frame zstd shrinks by less than a third (compressed > raw * 2/3) is stored raw: decoding it
+// is a copy instead of entropy decoding (the most expensive part of a scan), for little disk.
+bool WorthCompressing(size_t compressed, size_t raw) { return compressed * 3 <= raw * 2; }
 
 enum Codec : uint8_t { kNone = 0, kZstd = 1, kRaw = 2 };
 
