@@ -7,6 +7,11 @@
 //   --ch-tsv FILE      TabSeparated rows for ClickHouse (timestamp as 'YYYY-MM-DD hh:mm:ss' UTC);
 //   --sqlite-tsv FILE  the same rows for SQLite's `.import` (timestamp as unix microseconds).
 //   --meta FILE        key=value facts the query runner needs (time range, users by Zipf rank).
+//   --end-unix S       shift every record's time so that the span ends at unix second S instead
+//                      of 2026-12-01T00:00:00Z (e.g. now: a dashboard's "last N days" holds them);
+//   --user-pseudonym RANK=PSEUDONYM
+//                      the Zipf rank-RANK user's records carry PSEUDONYM (e.g. a `user` key's,
+//                      the server's HMAC of the key's name) instead of the shape's fixed one.
 //
 // Record i is a pure function of (--seed, i, --records) (bench/query/record_shape.h). Progress on
 // stderr every million records.
@@ -36,13 +41,17 @@ struct Options {
   uint64_t seed = 4;
   size_t batch = 8192;
   std::string ledger_dir, ch_tsv, sqlite_tsv, meta;
+  int64_t shift_us = 0;  // added to every record's times (--end-unix)
+  int renamed_rank = 0;  // --user-pseudonym: 0 = none
+  std::string renamed_to;
 };
 
 [[noreturn]] void Usage(const char* why) {
   if (why) std::fprintf(stderr, "query_datagen: %s\n", why);
   std::fprintf(stderr,
                "usage: query_datagen --records N [--seed S] [--batch B] [--ledger-dir DIR]\n"
-               "         [--ch-tsv FILE] [--sqlite-tsv FILE] [--meta FILE]\n");
+               "         [--ch-tsv FILE] [--sqlite-tsv FILE] [--meta FILE] [--end-unix S]\n"
+               "         [--user-pseudonym RANK=PSEUDONYM]\n");
   std::exit(2);
 }
 
@@ -61,6 +70,17 @@ Options ParseOptions(int argc, char** argv) {
     else if (a == "--ch-tsv") o.ch_tsv = next();
     else if (a == "--sqlite-tsv") o.sqlite_tsv = next();
     else if (a == "--meta") o.meta = next();
+    else if (a == "--end-unix") {
+      o.shift_us = (std::strtoll(next().c_str(), nullptr, 10) - kBaseUnixSeconds -
+                    int64_t{kSpanDays} * 86400) * 1'000'000;
+    } else if (a == "--user-pseudonym") {
+      const std::string v = next();
+      const size_t eq = v.find('=');
+      if (eq == std::string::npos) Usage("--user-pseudonym takes RANK=PSEUDONYM");
+      o.renamed_rank = std::atoi(v.substr(0, eq).c_str());
+      o.renamed_to = v.substr(eq + 1);
+      if (o.renamed_rank < 1 || o.renamed_rank > kUsers) Usage("--user-pseudonym: bad rank");
+    }
     else if (a == "--help" || a == "-h") Usage(nullptr);
     else Usage("unknown option");
   }
@@ -156,6 +176,7 @@ void AppendRow(const UsageRecord& r, bool text_time, std::string* out) {
 
 int Run(const Options& o) {
   const RecordShape shape(o.seed, o.records);
+  const std::string renamed_from = o.renamed_rank ? shape.UserPseudonym(o.renamed_rank) : "";
   std::unique_ptr<Ledger> ledger;
   if (!o.ledger_dir.empty()) {
     LedgerOptions lo;
@@ -186,6 +207,11 @@ int Run(const Options& o) {
     encoded.resize(n);
     for (uint64_t k = 0; k < n; ++k) {
       shape.Make(first + k, &r);
+      if (o.shift_us != 0) {
+        *r.time_us += o.shift_us;
+        *r.start_time_us += o.shift_us;
+      }
+      if (o.renamed_rank && r.user == renamed_from) r.user = o.renamed_to;
       if (first + k < 1000) {  // the shape must be what ingest would accept
         record::FieldError err;
         if (!record::Validate(r, &err)) {
@@ -239,10 +265,13 @@ int Run(const Options& o) {
     std::string& m = meta.buf();
     m += "records=" + std::to_string(o.records) + "\n";
     m += "seed=" + std::to_string(o.seed) + "\n";
-    m += "from_unix=" + std::to_string(kBaseUnixSeconds) + "\n";
-    m += "to_unix=" + std::to_string(kBaseUnixSeconds + int64_t{kSpanDays} * 86400) + "\n";
+    const int64_t shift_s = o.shift_us / 1'000'000;
+    m += "from_unix=" + std::to_string(kBaseUnixSeconds + shift_s) + "\n";
+    m += "to_unix=" + std::to_string(kBaseUnixSeconds + int64_t{kSpanDays} * 86400 + shift_s) +
+         "\n";
     for (int rank = 1; rank <= 100; ++rank) {
-      m += "user_rank_" + std::to_string(rank) + "=" + shape.UserPseudonym(rank) + "\n";
+      m += "user_rank_" + std::to_string(rank) + "=" +
+           (rank == o.renamed_rank ? o.renamed_to : shape.UserPseudonym(rank)) + "\n";
     }
     meta.Close();
   }
