@@ -291,6 +291,7 @@ const admin = await openSignedIn(keys.admin, 'admin');
 let page = admin.page;
 console.log(`sign-in click to every panel drawn: ${admin.signInToView} ms`);
 eq(await page.$eval('#who-role', (e) => e.textContent), 'admin', 'admin: role detected from /v1/whoami');
+eq(await page.$eval('#window', (e) => e.value), 'hour', 'the first view shows the last 48 hours');
 check(admin.requests.every((u) => !u.includes(keys.admin) && !u.includes('ta_')),
       'the key never appears in a URL', admin.requests.filter((u) => u.includes('ta_')).join(' '));
 eq(await page.evaluate(() => sessionStorage.getItem('tokenaudit.key')), keys.admin,
@@ -318,8 +319,8 @@ await page.screenshot({ path: join(artifacts, 'admin.png'), fullPage: true });
 await page.reload();
 await page.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
 const reloadView = await page.evaluate(() => performance.getEntriesByName('tokenaudit-first-view')[0].startTime);
-console.log(`first view after a reload (navigation start to every panel drawn): ${reloadView.toFixed(0)} ms`);
-check(reloadView < 1000, 'first view within 1 s of navigation', `${reloadView} ms`);
+// Timing is the benchmark's (bench/dashboard); here it is only reported.
+console.log(`first view after a reload (navigation start to the first-view panels drawn): ${reloadView.toFixed(0)} ms`);
 
 // Filters: a click on a model row filters every panel; a status and the window change too.
 let n = await refreshes(page);
@@ -344,11 +345,11 @@ await waitRefresh(page, n);
 await compareAll(page, keys.admin, '&model=realesrgan_x4plus&status=error&user=bob', 'admin, user filter by raw name', true);
 n = await refreshes(page);
 await page.click('#clear');
-await page.selectOption('#window', 'hour');
+await page.selectOption('#window', 'day');
 await waitRefresh(page, n);
-await page.waitForFunction(() => document.getElementById('trend-window').textContent === 'hour');
-await compareAll(page, keys.admin, '', 'admin, hourly window', true);
-await page.screenshot({ path: join(artifacts, 'admin_hourly.png'), fullPage: true });
+await page.waitForFunction(() => document.getElementById('trend-window').textContent === 'day');
+await compareAll(page, keys.admin, '', 'admin, daily window', true);
+await page.screenshot({ path: join(artifacts, 'admin_daily.png'), fullPage: true });
 n = await refreshes(page);
 await page.selectOption('#window', 'week');
 await waitRefresh(page, n);

@@ -21,10 +21,11 @@ const state = {
   api: null,
   who: null,
   zone: browserZone(),
-  window: 'day',
+  window: 'hour',
   filters: { model: '', workflow: '', status: '', user: '' },
   rankBy: 'cost',
   probe: null,         // last probe value; a change triggers a refresh
+  probed: null,        // the current tick's probe (settled when state.size is known)
   settle: false,       // refresh once more on the next tick (a record may land mid-refresh)
   from: null,          // RFC 3339 start of the shown span
   size: 0,             // log size as last seen (anchor for recent records)
@@ -124,7 +125,10 @@ async function refresh() {
                                   ['measures', 'count,tokens,cost']]);
   }
   const rest = {
-    events: () => api.recentEvents(span, kRecentRecords, state.size),
+    events: async () => {
+      await state.probed;  // the log size to start from
+      return api.recentEvents(span, kRecentRecords, state.size);
+    },
     buckets: () => api.usage([...agg, ['group_by', 'resolution,model'], ['resolution_step', '0.5'],
                               ['measures', 'count,duration_avg,megapixels_avg']]),
     fit: () => api.usage([...agg, ['group_by', 'model'],
@@ -423,50 +427,64 @@ function renderAlerts() {
 
 // ---- live
 
-// One tick: health (cheap, unaudited), then a full refresh if the probe moved.
+// Runs one refresh unless one is running (then the next tick does). Clears `dirty`.
+async function refreshNow() {
+  if (state.refreshing) {
+    state.dirty = true;
+    return;
+  }
+  state.dirty = false;
+  state.refreshing = true;
+  try {
+    await refresh();
+  } finally {
+    state.refreshing = false;
+  }
+}
+
+// One tick: health and the change signal (cheap, unaudited), and a full refresh when something
+// changed. A change known before the tick (sign-in, a control, the span rolling over) is
+// refreshed at once, alongside the probe, so the first view does not wait for it.
 async function tick() {
   if (!state.api) return;
   try {
     const reader = isReader();
-    const [checkpoint, metrics] = await Promise.all([
-      state.api.checkpoint(),
-      reader ? state.api.metrics() : Promise.resolve(null),
-    ]);
-    if (!state.api) return;
-    state.checkpoint = checkpoint;
-    let probe;
-    if (reader) {
-      state.size = metric(metrics, 'tokenaudit_ledger_size');
-      probe = metric(metrics, 'tokenaudit_ingested_records_total');
-    } else {
-      state.size = checkpoint ? checkpoint.tree_size : 0;
-      // A user's own record count: user reads are not audited, and it moves only with new records.
-      const c = await state.api.usage([['measures', 'count']]);
-      probe = c.groups.length ? c.groups[0].count : 0;
-    }
-    renderHealth(checkpoint, metrics);
     const oldFrom = state.from;
     computeSpan();
-    if (probe !== state.probe || oldFrom !== state.from) {
-      state.dirty = true;
-      state.probe = probe;
+    if (oldFrom !== state.from) state.dirty = true;
+    const probed = Promise.all([
+      state.api.checkpoint(),
+      reader ? state.api.metrics() : Promise.resolve(null),
+      // A user's own records in the shown span: user reads are not audited, and the count moves
+      // only with new records that the panels (all limited to the span) would show. Limited to
+      // the span so that it reads only the span's chunks, not the whole log, every second.
+      reader ? Promise.resolve(null) : state.api.usage([['from', state.from], ['measures', 'count']]),
+    ]).then(([checkpoint, metrics, own]) => {
+      state.checkpoint = checkpoint;
+      state.size = reader ? metric(metrics, 'tokenaudit_ledger_size')
+                          : (checkpoint ? checkpoint.tree_size : 0);
+      renderHealth(checkpoint, metrics);
+      return reader ? metric(metrics, 'tokenaudit_ingested_records_total')
+                    : (own.groups.length ? own.groups[0].count : 0);
+    });
+    // Recent records start from the log size the probe reads.
+    state.probed = probed.catch(() => null);
+    let early = null;
+    if (state.dirty) {
+      // Once more on the next tick: a record may land while this refresh runs.
+      state.settle = true;
+      early = refreshNow();
     }
+    const [probe] = await Promise.all([probed, early]);
+    if (!state.api) return;
+    const moved = probe !== state.probe;
+    state.probe = probe;
     setLive(true);
-    if (state.dirty || state.settle) {
+    if (!early && (moved || state.settle)) {
       // A record counted by the probe is already queryable (the ingest path indexes before it
-      // counts), but refresh once more on the next tick in case one landed mid-refresh.
-      state.settle = state.dirty;
-      state.dirty = false;
-      if (!state.refreshing) {
-        state.refreshing = true;
-        try {
-          await refresh();
-        } finally {
-          state.refreshing = false;
-        }
-      } else {
-        state.dirty = true;
-      }
+      // counts); refresh once more on the next tick in case another lands mid-refresh.
+      state.settle = moved;
+      await refreshNow();
     } else {
       renderAlerts();
     }
