@@ -14,10 +14,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -98,14 +98,15 @@ int Main(int argc, char** argv) {
   std::vector<DedupIndex::Key>().swap(keys);  // the hashing buffer is not the index's
   const double rss1 = RssMiB();
   auto st = idx.GetStats();
-  std::printf("rebuild: %llu Insert, %.1f ns each; RSS %.1f MiB before (%.1f with the empty index),"
-              " %.1f MiB after: %.2f bytes/record of RSS; index heap %.1f MiB = %.2f bytes/record;"
-              " %llu tag matches read back\n",
-              static_cast<unsigned long long>(records), insert_s * 1e9 / records, rss0, rss_empty,
-              rss1, (rss1 - rss0) * 1048576.0 / static_cast<double>(records),
-              static_cast<double>(st.bytes) / 1048576.0,
-              static_cast<double>(st.bytes) / static_cast<double>(records),
-              static_cast<unsigned long long>(st.confirm_reads));
+  std::printf(
+      "rebuild: %llu Insert, %.1f ns each; RSS %.1f MiB before (%.1f with the empty index),"
+      " %.1f MiB after: %.2f bytes/record of RSS; index heap %.1f MiB = %.2f bytes/record;"
+      " %llu tag matches read back\n",
+      static_cast<unsigned long long>(records), insert_s * 1e9 / records, rss0, rss_empty, rss1,
+      (rss1 - rss0) * 1048576.0 / static_cast<double>(records),
+      static_cast<double>(st.bytes) / 1048576.0,
+      static_cast<double>(st.bytes) / static_cast<double>(records),
+      static_cast<unsigned long long>(st.confirm_reads));
 
   PrintHeap("after the rebuild");
 
@@ -130,15 +131,16 @@ int Main(int argc, char** argv) {
   const double cpu1 = CpuSeconds();
   const double rss2 = RssMiB();
   st = idx.GetStats();
-  std::printf("ingest: %llu keys in batches of %llu (%llu new), ClaimBatch+CommitBatch %.1f ns "
-              "per key; RSS %.1f MiB at %llu records: %.2f bytes/record of RSS; index heap "
-              "%.2f bytes/record; %llu tag matches read back in all (process CPU %.2f s)\n",
-              static_cast<unsigned long long>(extra), static_cast<unsigned long long>(batch),
-              static_cast<unsigned long long>(news), claim_s * 1e9 / static_cast<double>(extra),
-              rss2, static_cast<unsigned long long>(records + extra),
-              (rss2 - rss0) * 1048576.0 / static_cast<double>(records + extra),
-              static_cast<double>(st.bytes) / static_cast<double>(records + extra),
-              static_cast<unsigned long long>(st.confirm_reads), cpu1 - cpu0);
+  std::printf(
+      "ingest: %llu keys in batches of %llu (%llu new), ClaimBatch+CommitBatch %.1f ns "
+      "per key; RSS %.1f MiB at %llu records: %.2f bytes/record of RSS; index heap "
+      "%.2f bytes/record; %llu tag matches read back in all (process CPU %.2f s)\n",
+      static_cast<unsigned long long>(extra), static_cast<unsigned long long>(batch),
+      static_cast<unsigned long long>(news), claim_s * 1e9 / static_cast<double>(extra), rss2,
+      static_cast<unsigned long long>(records + extra),
+      (rss2 - rss0) * 1048576.0 / static_cast<double>(records + extra),
+      static_cast<double>(st.bytes) / static_cast<double>(records + extra),
+      static_cast<unsigned long long>(st.confirm_reads), cpu1 - cpu0);
 
   // A retried batch: every key a duplicate, confirmed by reading its record back.
   const uint64_t reads0 = st.confirm_reads;
@@ -151,11 +153,12 @@ int Main(int argc, char** argv) {
     dups += claims[i] == DedupIndex::Claim::kDuplicate;
     right += seqs[i] == i * 7;
   }
-  std::printf("retry: %llu of %llu duplicates at their original seq (%llu), %.0f ns per key "
-              "including one read-back each (%llu reads)\n",
-              static_cast<unsigned long long>(dups), static_cast<unsigned long long>(batch),
-              static_cast<unsigned long long>(right), retry_s * 1e9 / static_cast<double>(batch),
-              static_cast<unsigned long long>(idx.GetStats().confirm_reads - reads0));
+  std::printf(
+      "retry: %llu of %llu duplicates at their original seq (%llu), %.0f ns per key "
+      "including one read-back each (%llu reads)\n",
+      static_cast<unsigned long long>(dups), static_cast<unsigned long long>(batch),
+      static_cast<unsigned long long>(right), retry_s * 1e9 / static_cast<double>(batch),
+      static_cast<unsigned long long>(idx.GetStats().confirm_reads - reads0));
   return dups == batch && right == batch ? 0 : 1;
 }
 

@@ -247,7 +247,8 @@ void DedupIndex::ClaimBatch(std::span<const Key> keys, std::span<Claim> claims,
                             const std::function<Waiter(size_t)>& make_waiter) {
   for (size_t i = 0; i < keys.size(); ++i) {
     PrefetchAhead(keys, i, /*insert=*/false);
-    claims[i] = ClaimOne(Normalize(keys[i]), &seqs[i], [&make_waiter, i] { return make_waiter(i); });
+    claims[i] =
+        ClaimOne(Normalize(keys[i]), &seqs[i], [&make_waiter, i] { return make_waiter(i); });
   }
 }
 

@@ -145,7 +145,7 @@ class DedupIndex {
     Shard() = default;
     ~Shard();
     mutable Mutex mu;
-    std::unique_ptr<Bucket[]> buckets;  // 1 << kBucketBits; its entries GUARDED_BY(mu)
+    std::unique_ptr<Bucket[]> buckets;     // 1 << kBucketBits; its entries GUARDED_BY(mu)
     InFlightSet in_flight GUARDED_BY(mu);  // claimed keys
     size_t committed GUARDED_BY(mu) = 0;
     std::unordered_map<Key, std::vector<Waiter>, KeyHash> waiters GUARDED_BY(mu);
@@ -154,8 +154,8 @@ class DedupIndex {
 
   // What the entries with a key's tag say about it, under the shard lock.
   struct Lookup {
-    bool pending = false;     // the key is claimed
-    uint64_t found = ~0ull;   // the key is stored at this seq (known without reading the log)
+    bool pending = false;    // the key is claimed
+    uint64_t found = ~0ull;  // the key is stored at this seq (known without reading the log)
     std::vector<uint64_t> unconfirmed;  // seqs whose record must be read to compare keys
   };
 
@@ -177,8 +177,8 @@ class DedupIndex {
   // an insert.
   void PrefetchAhead(std::span<const Key> keys, size_t i, bool insert);
   // Looks at the entries sharing `key`'s tag; seqs in `not_key` are known to hold other keys.
-  void LookupLocked(Shard& shard, const Key& key, std::span<const uint64_t> not_key,
-                    Lookup* out) TA_REQUIRES(shard.mu);
+  void LookupLocked(Shard& shard, const Key& key, std::span<const uint64_t> not_key, Lookup* out)
+      TA_REQUIRES(shard.mu);
   // Reads the records at `seqs`: returns the seq holding `key` (or ~0 if none), appending those
   // that hold other keys to `not_key`.
   Result<uint64_t> Confirm(const Key& key, std::span<const uint64_t> seqs,

@@ -1,6 +1,7 @@
 #include "src/ingest/enricher.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "src/auth/personal_data.h"
 #include "src/util/hex.h"
@@ -8,13 +9,25 @@
 
 namespace tokenaudit::ingest {
 
+namespace {
+
+// PythonFloatRepr into `buf` (at least 64 bytes); returns the end.
+char* WritePythonFloatRepr(int64_t micros, char* buf) {
+  const double seconds = static_cast<double>(micros) / 1e6;
+  char* end = std::to_chars(buf, buf + 62, seconds).ptr;
+  if (std::string_view(buf, static_cast<size_t>(end - buf)).find_first_of(".eEn") ==
+      std::string_view::npos) {
+    *end++ = '.';  // repr(1.0) == "1.0"
+    *end++ = '0';
+  }
+  return end;
+}
+
+}  // namespace
+
 std::string PythonFloatRepr(int64_t micros) {
-  double seconds = static_cast<double>(micros) / 1e6;
   char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), seconds);
-  std::string s(buf, end);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // repr(1.0) == "1.0"
-  return s;
+  return std::string(buf, WritePythonFloatRepr(micros, buf));
 }
 
 namespace {
@@ -26,13 +39,30 @@ void RequestIdInto(std::string_view raw_user, std::string_view input_hash, int64
                    char* out) {
   constexpr std::string_view kPrefix = "sha256:";
   if (input_hash.substr(0, kPrefix.size()) == kPrefix) input_hash.remove_prefix(kPrefix.size());
-  Sha256 h;
-  h.Update(raw_user);
-  h.Update("_");
-  h.Update(input_hash);
-  h.Update("_");
-  h.Update(PythonFloatRepr(start_time_us));
-  const Sha256Digest d = h.Finish();
+  // One buffer and one SHA-256 call for the usual sizes (five Updates cost more than the hash).
+  char time_buf[64];
+  const std::string_view time(
+      time_buf, static_cast<size_t>(WritePythonFloatRepr(start_time_us, time_buf) - time_buf));
+  Sha256Digest d;
+  char buf[512];
+  const size_t n = raw_user.size() + 1 + input_hash.size() + 1 + time.size();
+  if (n <= sizeof(buf)) {
+    char* p = buf;
+    for (std::string_view part :
+         {raw_user, std::string_view("_"), input_hash, std::string_view("_"), time}) {
+      std::memcpy(p, part.data(), part.size());
+      p += part.size();
+    }
+    d = Sha256Of(std::string_view(buf, n));
+  } else {
+    Sha256 h;
+    h.Update(raw_user);
+    h.Update("_");
+    h.Update(input_hash);
+    h.Update("_");
+    h.Update(time);
+    d = h.Finish();
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < kRequestIdChars / 2; ++i) {
     out[2 * i] = kHex[d[i] >> 4];

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 
 #include "src/ingest/service.h"
 #include "src/record/validate.h"
@@ -37,6 +38,18 @@ struct ItemResult {
   uint32_t error = 0;  // status 400/403: index into IngestCall::errors
   uint64_t seq = 0;
 };
+
+// Lines in an NDJSON body (an upper bound on its records), for reserving per-record vectors:
+// memchr skips a whole record per call (std::count compared byte by byte, 4% of the ingest CPU).
+size_t CountLines(std::string_view body) {
+  size_t n = 1;
+  const char* const end = body.data() + body.size();
+  for (const char* p = body.data();; ++p) {
+    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (p == nullptr) return n;
+    ++n;
+  }
+}
 
 void AppendUnsigned(std::string* out, uint64_t v) {
   char buf[24];
@@ -84,9 +97,7 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
   std::vector<query::Row> usage_rows;
   std::vector<std::string> payloads;
   if (*format == record::BodyFormat::kNdjson) {
-    const size_t lines = std::min<size_t>(
-        options_.limits.max_items,
-        static_cast<size_t>(std::count(req.body.begin(), req.body.end(), '\n')) + 1);
+    const size_t lines = std::min<size_t>(options_.limits.max_items, CountLines(req.body));
     call->results.reserve(lines);
     candidates.reserve(lines);
     keys.reserve(lines);
