@@ -22,7 +22,9 @@
 // first-view request of the last load is sent again alone from node (sequentially, 3 times,
 // median): what that query costs the server without the others competing.
 //
-// Prints a summary and writes OUT_DIR/first_view_bench.json and one screenshot per role.
+// Then checks that the first-view panels of the last load show exactly the API's answers to the
+// same queries (exit status 1 if not, or on a script error in the page). Prints a summary and
+// writes OUT_DIR/first_view_bench.json and one screenshot per role.
 
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -64,6 +66,66 @@ function probeScript() {
   addEventListener('keydown', (e) => {
     window.__bench.keys.push({ event_ms: e.timeStamp, handled_ms: performance.now() });
   }, true);
+}
+
+// The API's JSON with every fractional number kept as its text ("938.400"), as the page shows it.
+function exact(text) {
+  return JSON.parse(text.replace(/([:\[,])(-?\d+\.\d+)(?=[,}\]])/g, '$1"$2"'));
+}
+function money(micros) {
+  const s = String(micros).padStart(7, '0');
+  return `${s.slice(0, -6)}.${s.slice(-6)}`;
+}
+
+// The first-view panels of the page as drawn against the API's answers to the same queries
+// (same text), as test/dashboard/dashboard_test.mjs checks them at 247 records.
+async function compareFirstView(page, key, reader) {
+  const results = [];
+  const eq = (actual, expected, what) => {
+    const a = JSON.stringify(actual);
+    const e = JSON.stringify(expected);
+    results.push({ what, ok: a === e, ...(a === e ? {} : { page: a.slice(0, 500), api: e.slice(0, 500) }) });
+  };
+  const api = async (target) => {
+    const res = await fetch(`${base}${target}`, { headers: { Authorization: `Bearer ${key}` } });
+    if (res.status !== 200) throw new Error(`${target}: HTTP ${res.status}`);
+    return exact(await res.text());
+  };
+  const rows = (id, sel) => page.$$eval(`#${id} tbody tr`, (trs, s) => trs
+      .filter((tr) => !tr.querySelector('td.empty'))
+      .map((tr) => [...tr.querySelectorAll(s)].map((td) => td.textContent)), sel);
+  const { from, zone, windowName } = await page.evaluate(() => ({
+    from: document.body.dataset.from, zone: document.body.dataset.zone,
+    windowName: document.getElementById('window').value,
+  }));
+  const agg = `from=${encodeURIComponent(from)}&tz=${encodeURIComponent(zone)}`;
+  const k = (await api(`/v1/usage?${agg}&measures=count,tokens,cost,distinct_users,duration_p50,duration_p95`)).groups[0];
+  const kpis = await page.$$eval('.kpi', (els) => Object.fromEntries(
+      els.filter((e) => !e.hidden).map((e) => [e.id, e.querySelector('.value').dataset.raw])));
+  const expectK = {
+    'kpi-count': String(k.count), 'kpi-tokens': k.tokens, 'kpi-cost': String(k.cost_micros),
+    ...(reader ? { 'kpi-users': String(k.distinct_users) } : {}),
+    'kpi-p50': String(k.duration_p50), 'kpi-p95': String(k.duration_p95),
+  };
+  eq(kpis, expectK, `totals equal /v1/usage (${k.count} records)`);
+  const trend = await api(`/v1/usage?${agg}&window=${windowName}&measures=count,tokens,cost`);
+  eq(await rows('trend', 'td:not(.c-window)'),
+     trend.groups.slice().reverse().map((g) => [String(g.count), g.tokens, money(g.cost_micros)]),
+     `tokens and cost per ${windowName} equal /v1/usage?window=${windowName} (${trend.groups.length} windows)`);
+  for (const dim of ['model', 'workflow']) {
+    const a = await api(`/v1/usage?${agg}&group_by=${dim}&order_by=tokens&limit=15&measures=count,tokens,cost,duration_p50,duration_p95`);
+    eq(await rows(`by-${dim}`, 'td:not(.barcell)'),
+       a.groups.map((g) => [g[dim], String(g.count), g.tokens, money(g.cost_micros),
+                            String(g.duration_p50), String(g.duration_p95)]),
+       `by ${dim} equals /v1/usage?group_by=${dim}`);
+  }
+  if (reader) {
+    const top = await api(`/v1/top?${agg}&by=user&measure=cost&k=10&measures=count,tokens,cost`);
+    eq(await rows('ranking', 'td:not(.barcell):not(.c-rank)'),
+       top.groups.map((g) => [g.user, String(g.count), g.tokens, money(g.cost_micros)]),
+       'user ranking equals /v1/top?by=user&measure=cost');
+  }
+  return results;
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -120,6 +182,7 @@ async function measureRole(browser, role, key) {
     calls = m.calls.map((c) => ({ ...c, first_view: c.end <= m.first_view }));
   }
   await page.screenshot({ path: join(out, `first_view_${role}.png`), fullPage: true });
+  const checks = await compareFirstView(page, key, role === 'admin');
 
   // Each first-view request again, alone (the page's own requests, same parameters).
   const alone = [];
@@ -157,6 +220,7 @@ async function measureRole(browser, role, key) {
       end_ms: round(c.end),
     })),
     first_view_requests_alone: alone,
+    checks,
     page_errors: errors,
   };
 }
@@ -188,5 +252,10 @@ for (const r of result.roles) {
   for (const c of r.first_view_requests_alone) {
     console.log(`  ${String(c.alone_median_ms).padStart(8)} ms  ${c.status}  ${c.url}`);
   }
+  for (const c of r.checks) {
+    console.log(`${c.ok ? 'CHECK ok  ' : 'CHECK FAIL'} ${r.role}: ${c.what}${c.ok ? '' : `\n  page: ${c.page}\n  api:  ${c.api}`}`);
+  }
   if (r.page_errors.length) console.log(`page errors: ${r.page_errors.join('; ')}`);
 }
+const failed = result.roles.some((r) => r.page_errors.length || r.checks.some((c) => !c.ok));
+process.exit(failed ? 1 : 0);
