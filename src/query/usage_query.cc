@@ -213,6 +213,12 @@ class GroupIndex {
   explicit GroupIndex(size_t dense_hint) : dense_(std::min<size_t>(dense_hint, kMaxDense), -1) {}
   // The group of dense index `idx` (the value's position), its key value `v`.
   int32_t Get(int64_t idx, int64_t v, Aggs* aggs, size_t dim_pos) {
+    if (static_cast<uint64_t>(idx) < dense_.size() && dense_[idx] >= 0) [[likely]] {
+      return dense_[idx];
+    }
+    return GetSlow(idx, v, aggs, dim_pos);
+  }
+  [[gnu::noinline]] int32_t GetSlow(int64_t idx, int64_t v, Aggs* aggs, size_t dim_pos) {
     if (static_cast<uint64_t>(idx) < dense_.size()) {
       int32_t& slot = dense_[idx];
       if (slot < 0) slot = New(v, aggs, dim_pos);
@@ -220,7 +226,7 @@ class GroupIndex {
     }
     if (idx >= 0 && idx < kMaxDense) {
       dense_.resize(std::max<size_t>(idx + 1, dense_.size() * 2), -1);
-      return Get(idx, v, aggs, dim_pos);
+      return GetSlow(idx, v, aggs, dim_pos);
     }
     auto [it, inserted] = sparse_.try_emplace(v, -1);
     if (inserted) it->second = New(v, aggs, dim_pos);
