@@ -289,6 +289,7 @@ struct LoadResult {
   std::vector<int64_t> nanos;  // completion minus scheduled send, per request
   uint64_t errors = 0;
   uint64_t backlogged = 0;     // requests that found every connection busy
+  std::vector<std::string> error_samples;  // the first few failures, as "status: body" or I/O
   size_t max_queue = 0;        // the fake's largest queue depth seen (sampled every 10 ms)
   double seconds = 0;          // first scheduled send to last completion
 };
@@ -377,20 +378,26 @@ class OpenLoop {
     c->due = Due(i);
     const std::string& req = (*requests_)[static_cast<size_t>(i) % requests_->size()];
     net::async_write(c->socket, net::buffer(req), [this, c](beast::error_code ec, size_t) {
-      if (ec) return Complete(c, false, true);
+      if (ec) return Complete(c, false, true, "write: " + ec.message());
       c->parser.emplace();
       c->parser->body_limit(1 << 20);
       bhttp::async_read(c->socket, c->buffer, *c->parser, [this, c](beast::error_code ec2, size_t) {
-        Complete(c, !ec2 && c->parser->get().result_int() == 200, static_cast<bool>(ec2));
+        if (ec2) return Complete(c, false, true, "read: " + ec2.message());
+        const auto& res = c->parser->get();
+        if (res.result_int() == 200) return Complete(c, true, false, {});
+        Complete(c, false, false, std::to_string(res.result_int()) + ": " + res.body().substr(0, 300));
       });
     });
   }
 
-  void Complete(Conn* c, bool ok, bool io_error) {
+  void Complete(Conn* c, bool ok, bool io_error, std::string what) {
     const int64_t now = NowNanos();
     result_.nanos.push_back(now - c->due);
     last_done_ = now;
-    if (!ok) ++result_.errors;
+    if (!ok) {
+      ++result_.errors;
+      if (result_.error_samples.size() < 3) result_.error_samples.push_back(std::move(what));
+    }
     if (io_error) Connect(c);
     ++done_;
     if (!backlog_.empty()) {
@@ -636,6 +643,7 @@ int Run(int argc, char** argv) {
                 name, static_cast<unsigned long long>(r.nanos.size()), r.seconds,
                 static_cast<unsigned long long>(r.errors), events.size(), sent.size(),
                 static_cast<unsigned long long>(unmatched), LoadAverage().c_str());
+    for (const std::string& e : r.error_samples) std::printf("  error: %s\n", e.c_str());
     PrintLine("POST /prompt", r.nanos);
     PrintLine("WS event", events);
     PrintCpu(name, one);
