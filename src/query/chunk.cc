@@ -284,6 +284,12 @@ Status SealedChunk::DecodeFrame(Col c, size_t g, std::string_view frame, int64_t
     case 8: Widen<uint64_t>(p, n, base, out); break;
     default: WidenMasked(p, n, gr.width, base, out); break;
   }
+  if (c < kNumStringCols && col.remap.empty()) {
+    // Codes must stay in the granule's range (they index dictionaries).
+    for (size_t i = 0; i < n; ++i) {
+      if (out[i] > gr.fmax) return Bad(c, "has a code outside its granule's range");
+    }
+  }
   if (!col.remap.empty()) {
     // Codes of a loaded file: translate to this process's dictionary.
     const uint64_t span = col.remap.size();
@@ -437,6 +443,16 @@ Result<std::shared_ptr<SealedChunk>> SealedChunk::ParseMeta(
         const auto [mn, mx] = std::minmax_element(lo, hi);
         gr.zmin = *mn;
         gr.zmax = *mx;
+      }
+      // The file's codes are this process's (it wrote the file, or interned the strings in
+      // the same order): no table needed.
+      bool identity = true;
+      for (size_t i = 0; identity && i < col.remap.size(); ++i) {
+        identity = col.remap[i] == static_cast<uint64_t>(col.file_min) + i;
+      }
+      if (identity) {
+        col.remap.clear();
+        col.remap.shrink_to_fit();
       }
     }
     col.min = col.g[0].zmin;
