@@ -1,10 +1,11 @@
 // The dashboard's first view against a running `tokenaudit serve` (issue 6: "with 10M records in
 // the ledger, the first view is interactive within 1 s"). Run by run_dashboard_bench.sh.
 //
-//   node first_view_bench.mjs URL ADMIN_KEY_FILE USER_KEY_FILE OUT_DIR [RUNS] [ZONE]
+//   node first_view_bench.mjs URL ADMIN_KEY_FILE USER_KEY_FILE OUT_DIR [RUNS] [ZONE] [WINDOW]
 //
 // For each role (admin, then user) in a fresh browser context (Debian chromium headless through
-// playwright-core, viewport 1400x1000, time zone ZONE, default Europe/Berlin): signs in once
+// playwright-core, viewport 1400x1000, time zone ZONE, default Europe/Berlin; WINDOW hour, day or
+// week instead of the page's default window): signs in once
 // (warm-up, timed from the click), then reloads the signed-in tab RUNS times. Per load:
 //
 //   first view   navigation start -> performance mark `tokenaudit-first-view`, which the page
@@ -37,10 +38,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, '../../test/dashboard/package.json'));
 const { chromium } = require('playwright-core');
 
-const [base, adminKeyFile, userKeyFile, out, runsText = '7', zone = 'Europe/Berlin'] =
+const [base, adminKeyFile, userKeyFile, out, runsText = '7', zone = 'Europe/Berlin', window = ''] =
     process.argv.slice(2);
 if (!base || !adminKeyFile || !userKeyFile || !out) {
-  console.error('usage: node first_view_bench.mjs URL ADMIN_KEY_FILE USER_KEY_FILE OUT_DIR [RUNS] [ZONE]');
+  console.error('usage: node first_view_bench.mjs URL ADMIN_KEY_FILE USER_KEY_FILE OUT_DIR [RUNS] [ZONE] [WINDOW]');
   process.exit(2);
 }
 const runs = Number(runsText);
@@ -55,8 +56,16 @@ const median = (xs) => {
 const round = (x) => Math.round(x * 10) / 10;
 const path = (u) => u.replace(/^https?:\/\/[^/]+/, '');
 
-// Installed before the page's own scripts: long tasks and the key-press probe.
-function probeScript() {
+// Installed before the page's own scripts: long tasks and the key-press probe; with a WINDOW
+// other than the page's default, the window control is set to it once the document is parsed
+// (before the page's module script runs and reads the controls).
+function probeScript(window) {
+  if (window) {
+    document.addEventListener('readystatechange', () => {
+      const select = document.getElementById('window');
+      if (select && document.readyState === 'interactive') select.value = window;
+    });
+  }
   window.__bench = { longtasks: [], keys: [] };
   try {
     new PerformanceObserver((list) => {
@@ -133,7 +142,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 async function measureRole(browser, role, key) {
   const loadBefore = load();
   const context = await browser.newContext({ timezoneId: zone, viewport: { width: 1400, height: 1000 } });
-  await context.addInitScript(probeScript);
+  await context.addInitScript(probeScript, window);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -229,7 +238,7 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
 });
-const result = { url: base, zone, runs, roles: [] };
+const result = { url: base, zone, window: window || '(the page\'s default)', runs, roles: [] };
 for (const [role, file] of [['admin', adminKeyFile], ['user', userKeyFile]]) {
   result.roles.push(await measureRole(browser, role, readFileSync(file, 'utf8').trim()));
 }
@@ -237,7 +246,7 @@ await browser.close();
 writeFileSync(join(out, 'first_view_bench.json'), `${JSON.stringify(result, null, 2)}\n`);
 
 for (const r of result.roles) {
-  console.log(`\n== ${r.role}: ${r.runs} reloads of a signed-in tab (zone ${zone}; load ${r.load_before} -> ${r.load_after})`);
+  console.log(`\n== ${r.role}: ${r.runs} reloads of a signed-in tab (window ${result.window}, zone ${zone}; load ${r.load_before} -> ${r.load_after})`);
   console.log(`interactive  p50 ${r.interactive_p50_ms} ms  max ${r.interactive_max_ms} ms`);
   console.log(`first view   p50 ${r.first_view_p50_ms} ms  max ${r.first_view_max_ms} ms`);
   console.log(`input delay  p50 ${r.input_delay_p50_ms} ms  max ${r.input_delay_max_ms} ms (key pressed right after the first view)`);

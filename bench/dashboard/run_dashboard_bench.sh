@@ -19,6 +19,7 @@
 #   BUILD_DIR=/tmp/x/build-dash  build and run from there (default: build-dash of this tree;
 #                      for recorded figures use a `git archive` export, see bench/RESULTS.md)
 #   RECORDS=1000000 RUNS=5 WORK=/tmp/dash1m ...
+#   ALSO_WINDOWS="day week" ...  after the first view, the same loads with these windows selected
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,6 +33,7 @@ KEEP=${KEEP:-$REUSE}
 USER_NAME=${USER_NAME:-dash-user}
 USER_RANK=${USER_RANK:-1}
 ZONE=${ZONE:-Europe/Berlin}
+ALSO_WINDOWS=${ALSO_WINDOWS:-day}   # also measured with these windows selected ("" for none)
 
 run() {
   printf '+ %s\n' "$*"
@@ -134,5 +136,12 @@ printf '+ %s\n' "flock /tmp/ta-bench.lock node bench/dashboard/first_view_bench.
 flock /tmp/ta-bench.lock node "$ROOT/bench/dashboard/first_view_bench.mjs" "$URL" \
   "$WORK/admin.key" "$WORK/user.key" "$WORK/out" "$RUNS" "$ZONE"
 echo "load after: $(load)"
+for w in $ALSO_WINDOWS; do
+  say "the same with the $w window selected (not the first view: what switching to it costs)"
+  printf '+ %s\n' "flock /tmp/ta-bench.lock node bench/dashboard/first_view_bench.mjs $URL $WORK/admin.key $WORK/user.key $WORK/out-$w $RUNS $ZONE $w"
+  flock /tmp/ta-bench.lock node "$ROOT/bench/dashboard/first_view_bench.mjs" "$URL" \
+    "$WORK/admin.key" "$WORK/user.key" "$WORK/out-$w" "$RUNS" "$ZONE" "$w" || true
+  echo "load after: $(load)"
+done
 echo "serve memory: $(grep -E '^(VmRSS|VmHWM)' "/proc/$TA_PID/status" | tr -s ' \t' ' ' | paste -sd';')"
 echo "results: $WORK/out/first_view_bench.json, screenshots $WORK/out/first_view_{admin,user}.png"
