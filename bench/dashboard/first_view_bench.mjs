@@ -59,11 +59,11 @@ const path = (u) => u.replace(/^https?:\/\/[^/]+/, '');
 // Installed before the page's own scripts: long tasks and the key-press probe; with a WINDOW
 // other than the page's default, the window control is set to it once the document is parsed
 // (before the page's module script runs and reads the controls).
-function probeScript(window) {
-  if (window) {
+function probeScript(windowName) {
+  if (windowName) {
     document.addEventListener('readystatechange', () => {
       const select = document.getElementById('window');
-      if (select && document.readyState === 'interactive') select.value = window;
+      if (select && document.readyState === 'interactive') select.value = windowName;
     });
   }
   window.__bench = { longtasks: [], keys: [] };
