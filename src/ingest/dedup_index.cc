@@ -300,6 +300,9 @@ Status DedupIndex::Insert(const Key& raw_key, uint64_t seq) {
       MutexLock l(&shard.mu);
       look.unconfirmed.clear();
       LookupLocked(shard, key, not_key, &look);
+      if (look.pending) {
+        return Status::FailedPrecondition("idempotency index: Insert of a key being claimed");
+      }
       if (look.found != kNone) return Status::OK();  // the first seq for a key wins
       if (look.unconfirmed.empty()) {
         AddCommittedLocked(shard, key, seq);

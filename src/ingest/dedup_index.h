@@ -84,8 +84,10 @@ class DedupIndex {
   // Commit keys[i] at first_seq + i; then fires their waiters, without locks held.
   void CommitBatch(std::span<const Key> keys, uint64_t first_seq);
   void AbortBatch(std::span<const Key> keys);
-  // Records a key found in the log (startup rebuild). The first seq for a key wins. Fails only
-  // if the KeyReader fails.
+  // Records a key found in the log (startup rebuild). The first seq for a key wins. Must not run
+  // alongside claims of the same key (the service takes no requests until its rebuild is done):
+  // a key in flight fails with FailedPrecondition instead of being stored twice. Otherwise fails
+  // only if the KeyReader fails.
   [[nodiscard]] Status Insert(const Key& key, uint64_t seq);
   // Keys in the log (claimed keys not counted).
   size_t size() const;

@@ -63,7 +63,7 @@ class DedupIndexTest : public ::testing::Test {
     return idx_.TryClaim(k, seq, [](bool, uint64_t) {});
   }
 
-  // A key that shares shard, bucket and tag (the 40 hash bits the index keeps) with every other
+  // A key that shares shard, bucket and tag (the 41 hash bits the index keeps) with every other
   // key made with the same `prefix`: the test hook for forcing tag collisions.
   static Key CollidingKey(uint64_t prefix, uint64_t n) {
     const int kept = DedupIndex::kShardBits + DedupIndex::kBucketBits + DedupIndex::kTagBits;
@@ -218,6 +218,18 @@ TEST_F(DedupIndexTest, InsertKeepsTheFirstSeqAmongEqualTags) {
   EXPECT_EQ(seq, 2u);
 }
 
+TEST_F(DedupIndexTest, InsertOfAKeyInFlightFailsInsteadOfStoringItTwice) {
+  const Key k = DedupIndex::MakeKey("t", "s", "1");
+  uint64_t seq = 0;
+  ASSERT_EQ(ClaimOf(k, &seq), Claim::kNew);
+  log_.Put(5, k);
+  EXPECT_EQ(idx_.Insert(k, 5).code(), StatusCode::kFailedPrecondition);
+  Commit(k, 7);
+  EXPECT_EQ(idx_.size(), 1u);
+  ASSERT_EQ(ClaimOf(k, &seq), Claim::kDuplicate);
+  EXPECT_EQ(seq, 7u);
+}
+
 TEST_F(DedupIndexTest, UnreadableLogFailsOnlyTagMatches) {
   const Key a = CollidingKey(3, 1), b = CollidingKey(3, 2);
   Insert(a, 1);
@@ -259,13 +271,13 @@ TEST_F(DedupIndexTest, GrowsPastManyKeysAndTheFirstSeqWins) {
 }
 
 // The memory contract behind the 300 MB budget: well under 12 bytes per key once the bucket
-// headers (1 MiB) are shared by enough keys.
+// headers (2 MiB) are shared by enough keys.
 TEST_F(DedupIndexTest, HoldsTwoMillionKeysInUnderTenBytesEach) {
   DedupIndex idx([](uint64_t) -> Result<Key> { return Status::NotFound("no log"); });
   std::mt19937_64 rng(42);
   constexpr size_t kKeys = 2'000'000;
   for (size_t i = 0; i < kKeys; ++i) {
-    // Two random keys share their 40 kept bits with probability 2^-40: the index would ask the
+    // Two random keys share their 41 kept bits with probability 2^-41: the index would ask the
     // (absent) log and Insert fails; about 2 of the 2e12 pairs here do.
     const Key k{rng(), rng()};
     if (!idx.Insert(k, i).ok()) continue;
