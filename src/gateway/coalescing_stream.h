@@ -43,6 +43,16 @@ class CoalescingStream {
   // Bytes written by the WebSocket layer and not yet handed to the socket.
   size_t buffered() const { return state_->pending.size() + state_->in_flight.size(); }
 
+  // Hands what is buffered to the socket now, unless an asynchronous write is in progress (its
+  // completion flushes the rest). For the close handshake: the close frame must leave before
+  // the teardown shuts the socket down.
+  void FlushNow() {
+    State& st = *state_;
+    if (st.writing || st.pending.empty() || st.error) return;
+    boost::asio::write(st.stream.socket(), boost::asio::buffer(st.pending), st.error);
+    st.pending.clear();
+  }
+
   template <class MutableBufferSequence, class ReadHandler>
   auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
     return state_->stream.async_read_some(buffers, std::forward<ReadHandler>(handler));
@@ -119,6 +129,7 @@ class CoalescingStream {
 // points, found by argument-dependent lookup).
 inline void teardown(boost::beast::role_type role, CoalescingStream& stream,
                      boost::system::error_code& ec) {
+  stream.FlushNow();
   using boost::beast::websocket::teardown;
   teardown(role, stream.next_layer(), ec);
 }
@@ -126,6 +137,7 @@ inline void teardown(boost::beast::role_type role, CoalescingStream& stream,
 template <class TeardownHandler>
 void async_teardown(boost::beast::role_type role, CoalescingStream& stream,
                     TeardownHandler&& handler) {
+  stream.FlushNow();
   using boost::beast::websocket::async_teardown;
   async_teardown(role, stream.next_layer(), std::forward<TeardownHandler>(handler));
 }

@@ -89,5 +89,34 @@ TEST(CoalescingStreamTest, BurstOfFramesArrivesWholeAndInOrderThenCloses) {
   server.Join();
 }
 
+TEST(CoalescingStreamTest, ClientCloseGetsTheCloseReplyBeforeTheTeardown) {
+  // The server only reads: the client's close frame makes it answer with one and tear down.
+  net::io_context server_ioc{1};
+  tcp::acceptor acceptor(server_ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  std::optional<websocket::stream<CoalescingStream>> ws;
+  beast::flat_buffer server_buf;
+  beast::error_code server_ec;
+  acceptor.async_accept([&](beast::error_code ec, tcp::socket s) {
+    ASSERT_FALSE(ec);
+    ws.emplace(std::move(s));
+    ws->async_accept([&](beast::error_code ec2) {
+      ASSERT_FALSE(ec2);
+      ws->async_read(server_buf, [&](beast::error_code ec3, size_t) { server_ec = ec3; });
+    });
+  });
+  std::thread server([&] { server_ioc.run(); });
+  net::io_context ioc;
+  websocket::stream<tcp::socket> client(ioc);
+  client.next_layer().connect(acceptor.local_endpoint());
+  client.handshake("127.0.0.1", "/ws");
+  beast::error_code ec;
+  client.close(websocket::close_code::going_away, ec);
+  EXPECT_FALSE(ec) << ec.message();  // the server's close frame arrived
+  beast::error_code ignored;
+  client.next_layer().close(ignored);  // the server's teardown reads until EOF
+  server.join();
+  EXPECT_EQ(server_ec, websocket::error::closed);
+}
+
 }  // namespace
 }  // namespace tokenaudit::gateway
