@@ -485,19 +485,30 @@ QueueEdit ParseQueueEdit(std::string_view body) {
   return q;
 }
 
-std::string SanitizeExtraData(std::string_view extra_data_json) {
-  if (extra_data_json.empty()) return "{}";
-  simdjson::dom::parser p;
-  auto root = Parse(p, extra_data_json);
-  simdjson::dom::object o;
-  if (!root.ok() || root->get_object().get(o) != simdjson::SUCCESS) return "{}";
+std::string SanitizeExtraData(std::string_view extra_data_json, std::string_view user_pseudonym) {
   std::string out = "{";
-  for (auto [k, v] : o) {
-    if (k == "client_id" || k == "api_key_comfy_org" || k == "auth_token_comfy_org") continue;
+  simdjson::dom::parser p;
+  simdjson::dom::object o;
+  if (!extra_data_json.empty()) {
+    auto root = Parse(p, extra_data_json);
+    if (root.ok() && root->get_object().get(o) == simdjson::SUCCESS) {
+      for (auto [k, v] : o) {
+        if (k == "client_id" || k == "api_key_comfy_org" || k == "auth_token_comfy_org" ||
+            k == kUserExtraDataKey) {
+          continue;
+        }
+        if (out.size() > 1) out += ',';
+        AppendJsonString(&out, k);
+        out += ':';
+        out += simdjson::minify(v);
+      }
+    }
+  }
+  if (!user_pseudonym.empty()) {
     if (out.size() > 1) out += ',';
-    AppendJsonString(&out, k);
+    AppendJsonString(&out, kUserExtraDataKey);
     out += ':';
-    out += simdjson::minify(v);
+    AppendJsonString(&out, user_pseudonym);
   }
   out += '}';
   return out;

@@ -124,10 +124,17 @@ struct QueueEdit {
 };
 QueueEdit ParseQueueEdit(std::string_view body);
 
+// The extra_data key naming the caller's user (pseudonym) for tokenaudit's in-engine ComfyUI
+// extension (integrations/comfyui, `user_extra_data_key`), so its copies of gateway prompts carry
+// the same user as the gateway's records.
+inline constexpr std::string_view kUserExtraDataKey = "tokenaudit_user";
+
 // A prompt body's `extra_data` (minified JSON object) without the keys the gateway never
-// forwards: `client_id` (the gateway owns it) and the Comfy.org credentials
-// `api_key_comfy_org` / `auth_token_comfy_org` (protocol.md §8). "{}" for empty or malformed.
-std::string SanitizeExtraData(std::string_view extra_data_json);
+// forwards: `client_id` (the gateway owns it), the Comfy.org credentials `api_key_comfy_org` /
+// `auth_token_comfy_org` (protocol.md §8) and kUserExtraDataKey, which is set to
+// `user_pseudonym` instead (left out when that is empty), so a caller cannot name another user.
+// "{}" (plus the user) for empty or malformed.
+std::string SanitizeExtraData(std::string_view extra_data_json, std::string_view user_pseudonym);
 
 // The `{"name", "subfolder", "type"}` answer of POST /upload/image; InvalidArgument if malformed.
 Result<ComfyFile> ParseUploadReply(std::string_view body);

@@ -106,10 +106,20 @@ TEST(ComfyMessagesTest, HistoryAndQueueShowTheUsersClientId) {
 
 TEST(ComfyMessagesTest, ExtraDataLosesClientIdAndCredentials) {
   EXPECT_EQ(SanitizeExtraData(
-                R"({"client_id":"u","api_key_comfy_org":"k","auth_token_comfy_org":"t","extra_pnginfo":{"workflow":{"a":1}}})"),
+                R"({"client_id":"u","api_key_comfy_org":"k","auth_token_comfy_org":"t","extra_pnginfo":{"workflow":{"a":1}}})",
+                ""),
             R"({"extra_pnginfo":{"workflow":{"a":1}}})");
-  EXPECT_EQ(SanitizeExtraData(""), "{}");
-  EXPECT_EQ(SanitizeExtraData("[1]"), "{}");
+  EXPECT_EQ(SanitizeExtraData("", ""), "{}");
+  EXPECT_EQ(SanitizeExtraData("[1]", ""), "{}");
+}
+
+TEST(ComfyMessagesTest, ExtraDataNamesTheCallersUserOnly) {
+  // A caller's own tokenaudit_user is replaced by the key's pseudonym, never forwarded.
+  EXPECT_EQ(SanitizeExtraData(R"({"tokenaudit_user":"someone-else","x":1})",
+                              "u_AAAAAAAAAAAAAAAAAAAAAA"),
+            R"({"x":1,"tokenaudit_user":"u_AAAAAAAAAAAAAAAAAAAAAA"})");
+  EXPECT_EQ(SanitizeExtraData("", "u_B"), R"({"tokenaudit_user":"u_B"})");
+  EXPECT_EQ(SanitizeExtraData("[1]", "u_B"), R"({"tokenaudit_user":"u_B"})");
 }
 
 TEST(ComfyMessagesTest, ErrorJsonIsComfyShaped) {

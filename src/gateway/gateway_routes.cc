@@ -257,7 +257,8 @@ void GatewayServer::PostPrompt(const Caller& caller, GwRequest r, Respond respon
   AppendJsonString(&body, client_id_);
   body += ",\"prompt_id\":";
   AppendJsonString(&body, info.prompt_id);
-  body += ",\"extra_data\":" + SanitizeExtraData(req.extra_data_json);
+  body += ",\"extra_data\":" +
+          SanitizeExtraData(req.extra_data_json, caller.principal.user_pseudonym);
   if (req.number) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.17g", *req.number);

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)QueuePromptIds(input);
   (void)ParseQueueEdit(input);
-  (void)SanitizeExtraData(input);
+  (void)SanitizeExtraData(input, "u_AAAAAAAAAAAAAAAAAAAAAA");
   (void)ParseUploadReply(input);
   return 0;
 }

@@ -545,6 +545,12 @@ TEST_F(GatewayE2eTest, RecordsLandUnderTheKeysOwnUserNotAPseudonymOfIt) {
   ASSERT_FALSE(pid.empty());
   (void)ws->Until("\"node\":null,\"prompt_id\":\"" + pid + "\"");
   ExpectRecordsReconcile();
+  // ComfyUI itself is told the same user (extra_data.tokenaudit_user), for the in-engine
+  // extension's copies of gateway prompts.
+  HttpResult upstream = fake_http_->Request("GET", "/history/" + pid);
+  ASSERT_EQ(upstream.status, 200) << upstream.body;
+  EXPECT_NE(upstream.body.find("\"tokenaudit_user\":\"" + pseudonym + "\""), std::string::npos)
+      << upstream.body;
   HttpResult mine = Get(alice_, "/v1/events?limit=100");
   ASSERT_EQ(mine.status, 200) << mine.body;
   dom::parser p;
