@@ -12,6 +12,7 @@
 
 #include "src/gateway/coalescing_stream.h"
 #include "src/gateway/gateway_server.h"
+#include "src/gateway/reply_once.h"
 #include "src/http/http_message.h"
 #include "src/util/hex.h"
 #include "src/util/json_string.h"
@@ -161,7 +162,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->body_limit(server_->options().max_body_bytes);
     parser_->header_limit(16 << 10);
-    stream_.expires_after(std::chrono::seconds(60));
+    stream_.expires_after(std::chrono::milliseconds(server_->options().idle_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -171,7 +172,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == bhttp::error::body_limit) {
       return Write(11, false, GwReply::Error(413, "request_too_large", "request body too large"));
     }
-    if (ec) return;
+    if (ec) {
+      // No byte of a request: the client closed its idle connection, or left it idle past
+      // idle_timeout_ms (closed; doc/gateway.md, "Connections"). Part of one that stopped
+      // coming (client gone, or too slow: the timeout closed the socket): nobody to answer.
+      // Anything else is a request we cannot parse, and it is answered.
+      if (!parser_->got_some() && buffer_.size() == 0) return;
+      if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
+          ec == bhttp::error::partial_message || ec == net::error::eof ||
+          ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+        return;
+      }
+      if (ec == bhttp::error::header_limit) {
+        return Write(11, false,
+                     GwReply::Error(431, "request_header_too_large", "request header too large"));
+      }
+      return Write(11, false,
+                   GwReply::Error(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    }
     bhttp::request<bhttp::string_body> req = parser_->release();
     stream_.expires_never();
     GwRequest r;
@@ -205,10 +223,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       ws->Accept(std::move(req));
       return;
     }
-    server_->Handle(std::move(r),
-                    [self = shared_from_this(), version, keep_alive](GwReply reply) {
-                      self->Write(version, keep_alive, std::move(reply));
-                    });
+    // A reply lost inside the gateway (a bug) still answers the client, 500, and is counted
+    // (GatewayStats::replies_dropped; tests check it stays 0). Not while shutting down: the
+    // handlers destroyed with the I/O context go with their connections.
+    auto self = shared_from_this();
+    server_->Handle(
+        std::move(r),
+        ReplyOnce<GwReply>(
+            [self, version, keep_alive](GwReply reply) {
+              self->Write(version, keep_alive, std::move(reply));
+            },
+            [self, version, live = server_->live()] {
+              if (!live->load()) return;
+              self->server_->NoteReplyDropped();
+              self->Write(version, false,
+                          GwReply::Error(500, "internal_error",
+                                         "the gateway lost the reply to this request"));
+            }));
   }
 
   void Write(unsigned version, bool keep_alive, GwReply reply) {
@@ -313,6 +344,7 @@ void GatewayServer::Accept() {
 
 void GatewayServer::Shutdown() {
   if (stopped_.exchange(true)) return;
+  live_->store(false);
   net::post(ioc_, [this] {
     beast::error_code ec;
     acceptor_.close(ec);
@@ -364,6 +396,11 @@ Result<Caller> GatewayServer::Authenticate(const GwRequest& r) {
 }
 
 int64_t GatewayServer::Now() const { return options_.now_us(); }
+
+void GatewayServer::NoteReplyDropped() {
+  ++stats_.replies_dropped;
+  PublishStats();
+}
 
 void GatewayServer::RegisterSocket(const std::shared_ptr<WsSession>& s) {
   sockets_.emplace(s->caller().user_key, s);

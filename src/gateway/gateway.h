@@ -41,6 +41,9 @@ struct GatewayOptions {
   uint64_t max_body_bytes = 110ull << 20;  // ComfyUI's default upload limit is 100 MiB
   uint32_t upstream_timeout_ms = 30'000;
   uint32_t reconnect_max_ms = 2'000;  // upstream WebSocket: retry delay grows to this
+  // A client's keep-alive connection with no request for this long is closed (doc/gateway.md,
+  // "Connections"), as is one whose request does not arrive whole within it.
+  uint32_t idle_timeout_ms = 60'000;
   // Wall clock in microseconds since the epoch; default the system clock.
   std::function<int64_t()> now_us;
 };
@@ -51,6 +54,8 @@ struct GatewayStats {
   uint64_t records = 0;
   uint64_t upstream_connects = 0;  // successful upstream WebSocket handshakes
   uint64_t reconciled = 0;         // prompts finished from /history after a gap
+  // Requests whose reply callback was destroyed without being called (a bug; answered 500).
+  uint64_t replies_dropped = 0;
 };
 
 class Gateway {

@@ -97,6 +97,11 @@ class GatewayServer final : public Gateway {
   Result<Caller> Authenticate(const GwRequest& request);
   void Handle(GwRequest request, std::function<void(GwReply)> respond);
   void RegisterSocket(const std::shared_ptr<WsSession>& session);
+  // A request's reply callback was destroyed uncalled (HttpSession answers it 500).
+  void NoteReplyDropped();
+  // False from Shutdown on; shared so that handlers destroyed with the I/O context (after the
+  // server's other members) can still ask.
+  std::shared_ptr<const std::atomic<bool>> live() const { return live_; }
   void UnregisterSocket(const WsSession* session);
 
  private:
@@ -153,6 +158,7 @@ class GatewayServer final : public Gateway {
   Admission admission_;
   std::thread io_thread_;
   std::atomic<bool> stopped_{false};
+  const std::shared_ptr<std::atomic<bool>> live_ = std::make_shared<std::atomic<bool>>(true);
   uint16_t port_ = 0;
   std::string address_;
 

@@ -1,11 +1,14 @@
 #include "src/gateway/upstream.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -23,6 +26,19 @@ using tcp = net::ip::tcp;
 
 constexpr uint64_t kMaxReplyBytes = 512ull << 20;
 constexpr size_t kMaxIdle = 32;
+// A pooled connection idle longer is dropped rather than reused: ComfyUI (aiohttp) closes idle
+// keep-alive connections after 75 s, and a close that crosses our request on the wire is the
+// one case StillOpen cannot see.
+constexpr auto kMaxIdleAge = std::chrono::seconds(30);
+
+// False when the server closed (FIN or RST) an idle pooled connection, or sent bytes nobody
+// asked for: such a connection must not carry a request.
+bool StillOpen(beast::tcp_stream* stream) {
+  char c;
+  const ssize_t n =
+      ::recv(stream->socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 std::vector<tcp::endpoint> Resolve(net::io_context* ioc, const UpstreamUrl& url) {
   tcp::resolver r(*ioc);
@@ -75,7 +91,11 @@ struct UpstreamHttp::Impl : std::enable_shared_from_this<UpstreamHttp::Impl> {
   const UpstreamUrl url;
   const uint32_t timeout_ms;
   std::vector<tcp::endpoint> endpoints;
-  std::vector<std::unique_ptr<beast::tcp_stream>> idle;
+  struct Idle {
+    std::unique_ptr<beast::tcp_stream> stream;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<Idle> idle;  // most recently used last
   bool closed = false;
 };
 
@@ -89,9 +109,16 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void Start() {
     if (impl_->closed) return Finish(Status::Unavailable("gateway shutting down"));
-    if (!impl_->idle.empty()) {
-      stream_ = std::move(impl_->idle.back());
+    while (!impl_->idle.empty()) {
+      UpstreamHttp::Impl::Idle idle = std::move(impl_->idle.back());
       impl_->idle.pop_back();
+      // Never send on a connection the server has closed (or may be closing): a request
+      // written there may or may not have been read, and a POST must not be sent twice.
+      if (std::chrono::steady_clock::now() - idle.since > kMaxIdleAge ||
+          !StillOpen(idle.stream.get())) {
+        continue;
+      }
+      stream_ = std::move(idle.stream);
       reused_ = true;
       return Send();
     }
@@ -123,12 +150,16 @@ class Call : public std::enable_shared_from_this<Call> {
     });
   }
 
-  // A pooled connection the server closed meanwhile fails at once; try a fresh one, once.
+  // A pooled connection the server closed just after StillOpen; try a fresh one, once. Only
+  // for a request ComfyUI certainly did not act on: one whose write failed (never complete),
+  // or an idempotent one (GET, HEAD) that got no byte of an answer. A POST that was written may
+  // have been queued (a prompt would run twice): its caller gets the error (a 502).
   void Retry(beast::error_code ec) {
-    if (reused_ && !retried_) {
+    if (reused_ && !retried_ && !impl_->closed) {
       retried_ = true;
       stream_.reset();
       buffer_.clear();
+      parser_.reset();
       reused_ = false;
       impl_->idle.clear();  // the others are probably as stale
       return Start();
@@ -138,9 +169,11 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void OnRead(beast::error_code ec) {
     if (ec) {
-      if (reused_ && !retried_ && (ec == bhttp::error::end_of_stream ||
-                                   ec == net::error::connection_reset ||
-                                   ec == net::error::eof) && buffer_.size() == 0) {
+      const bool idempotent =
+          req_.method() == bhttp::verb::get || req_.method() == bhttp::verb::head;
+      if (idempotent && !parser_->got_some() && buffer_.size() == 0 &&
+          (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset ||
+           ec == net::error::eof)) {
         return Retry(ec);
       }
       return Finish(Status::Unavailable("ComfyUI request failed: " + ec.message()));
@@ -160,7 +193,7 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     if (res.keep_alive() && !impl_->closed && impl_->idle.size() < kMaxIdle) {
       stream_->expires_never();
-      impl_->idle.push_back(std::move(stream_));
+      impl_->idle.push_back({std::move(stream_), std::chrono::steady_clock::now()});
     }
     done_(std::move(reply));
   }

@@ -43,9 +43,12 @@ class UpstreamHttp {
   UpstreamHttp(const UpstreamHttp&) = delete;
   UpstreamHttp& operator=(const UpstreamHttp&) = delete;
 
-  // Sends `method target` (target without the prefix) with no Origin header; `done` gets the
-  // reply, or Unavailable when the connection fails or times out. A request on a pooled
-  // connection that the server had closed is retried once on a new connection.
+  // Sends `method target` (target without the prefix) with no Origin header; `done` is called
+  // exactly once, with the reply, or Unavailable when the connection fails or times out. A
+  // pooled connection the server has closed (or that idled 30 s) is not used. A request on a
+  // pooled connection that fails is retried once on a new connection only when ComfyUI cannot
+  // have acted on it: its write failed, or it is a GET/HEAD that got no byte of an answer. A
+  // POST whose connection closed after it was written is never re-sent (Unavailable).
   void Request(std::string method, std::string target, std::string content_type,
                std::string body, Callback done);
   // Closes pooled connections; requests in flight complete with an error.
