@@ -33,10 +33,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -374,7 +376,16 @@ class OpenLoop {
     });
   }
 
+  // A pooled connection the server closed while it sat idle (the gateway's idle timeout,
+  // doc/gateway.md "Connections") is replaced before use, as a keep-alive client pool must do.
+  void ReviveIfClosed(Conn* c) {
+    char ch;
+    const ssize_t n = ::recv(c->socket.native_handle(), &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) Connect(c);
+  }
+
   void Send(Conn* c, int64_t i) {
+    ReviveIfClosed(c);
     c->due = Due(i);
     const std::string& req = (*requests_)[static_cast<size_t>(i) % requests_->size()];
     net::async_write(c->socket, net::buffer(req), [this, c](beast::error_code ec, size_t) {
