@@ -212,6 +212,7 @@ int RunServe(const ServeArgs& args) {
     go.catalog = gateway_setup.catalog;
     go.costs = cfg.pricing;
     go.require_own_uploads = cfg.gateway_require_own_uploads != 0;
+    go.idle_timeout_ms = static_cast<uint32_t>(cfg.idle_timeout_ms);  // http.idle_timeout_ms
     go.admission.max_pixels = cfg.gateway_max_pixels;
     go.admission.daily_token_limit = cfg.gateway_daily_token_limit;
     go.admission.duplicate_window_s = static_cast<int64_t>(cfg.gateway_duplicate_window_s);
