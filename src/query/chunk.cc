@@ -98,31 +98,36 @@ inline void BloomBits(int64_t code, uint64_t mask, uint64_t bits[3]) {
 
 }  // namespace
 
-void SealedChunk::BuildUserBlooms(const int64_t* users) {
-  user_bloom_.assign(granules(), {});
-  for (size_t g = 0; g < granules(); ++g) {
-    const int64_t* u = users + granule_begin(g);
-    const size_t n = granule_rows(g);
-    size_t runs = 1;  // distinct users, at most (rows of one user are adjacent within a tenant)
-    for (size_t i = 1; i < n; ++i) runs += u[i] != u[i - 1];
-    // ~10 bits per user (about 1% false positives with 3 bits each), 64 .. 16,384 bits.
-    const uint64_t nbits = std::clamp<uint64_t>(std::bit_ceil(runs * 10), 64, 1 << 14);
-    std::vector<uint64_t>& f = user_bloom_[g];
-    f.assign(nbits / 64, 0);
-    uint64_t b[3];
-    for (size_t i = 0; i < n; ++i) {
-      if (i > 0 && u[i] == u[i - 1]) continue;
-      BloomBits(u[i], nbits - 1, b);
-      for (uint64_t x : b) f[x >> 6] |= uint64_t{1} << (x & 63);
-    }
+void SealedChunk::BuildUserBloom(size_t g, const int64_t* u) {
+  const size_t n = granule_rows(g);
+  size_t runs = 1;  // distinct users, at most (rows of one user are adjacent within a tenant)
+  for (size_t i = 1; i < n; ++i) runs += u[i] != u[i - 1];
+  // ~10 bits per user (about 1% false positives with 3 bits each), 64 .. 16,384 bits.
+  const uint64_t nbits = std::clamp<uint64_t>(std::bit_ceil(runs * 10), 64, 1 << 14);
+  std::vector<uint64_t>& f = user_bloom_[g];
+  f.assign(nbits / 64, 0);
+  uint64_t b[3];
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && u[i] == u[i - 1]) continue;
+    BloomBits(u[i], nbits - 1, b);
+    for (uint64_t x : b) f[x >> 6] |= uint64_t{1} << (x & 63);
   }
 }
 
+void SealedChunk::BuildUserBlooms(const int64_t* users) {
+  user_bloom_.assign(granules(), {});
+  for (size_t g = 0; g < granules(); ++g) BuildUserBloom(g, users + granule_begin(g));
+}
+
 Status SealedChunk::BuildUserBlooms() {
-  std::vector<int64_t> users(rows_);
+  // One granule at a time: a merged part may hold millions of rows.
+  user_bloom_.assign(granules(), {});
+  std::vector<int64_t> users(kGranuleRows);
   DecodeScratch scratch;
-  RETURN_IF_ERROR(Decode(kUser, users.data(), &scratch));
-  BuildUserBlooms(users.data());
+  for (size_t g = 0; g < granules(); ++g) {
+    RETURN_IF_ERROR(DecodeGranules(kUser, g, g + 1, users.data(), &scratch));
+    BuildUserBloom(g, users.data());
+  }
   return Status::OK();
 }
 
@@ -146,6 +151,44 @@ TailChunk::TailChunk() {
 
 void TailChunk::Set(size_t at, const Row& row) {
   for (int c = 0; c < kNumCols; ++c) cols_[c][at] = row[c];
+}
+
+SealedChunk::EncodeBuffers::EncodeBuffers() : cctx(ZSTD_createCCtx()) {
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+}
+SealedChunk::EncodeBuffers::~EncodeBuffers() { ZSTD_freeCCtx(cctx); }
+
+void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, Granule* gr,
+                                std::string* out) {
+  gr->base = gr->zmin = *std::min_element(s, s + n);
+  gr->zmax = gr->fmax = *std::max_element(s, s + n);
+  gr->width = WidthFor(static_cast<uint64_t>(gr->zmax) - static_cast<uint64_t>(gr->zmin));
+  gr->offset = out->size();
+  gr->length = 0;
+  gr->raw = false;
+  if (gr->width == 0) return;
+  std::string& packed = buf->packed;
+  packed.resize(n * gr->width);
+  char* p = packed.data();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t d = static_cast<uint64_t>(s[i]) - static_cast<uint64_t>(gr->base);
+    std::memcpy(p, &d, gr->width);  // little-endian: the low `width` bytes
+    p += gr->width;
+  }
+  std::string& frame = buf->frame;
+  frame.resize(ZSTD_compressBound(packed.size()));
+  const size_t len =
+      ZSTD_compress2(buf->cctx, frame.data(), frame.size(), packed.data(), packed.size());
+  // Compressing into a buffer of ZSTD_compressBound bytes cannot fail.
+  if (!ZSTD_isError(len) && WorthCompressing(len, packed.size())) {
+    gr->length = static_cast<uint32_t>(len);
+    out->append(frame.data(), len);
+  } else {
+    gr->raw = true;
+    gr->length = static_cast<uint32_t>(packed.size());
+    out->append(packed);
+  }
 }
 
 std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size_t rows) {
@@ -174,10 +217,7 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size
   }
   if (rows > 0) chunk->gstart_.push_back(static_cast<uint32_t>(rows));
   const size_t ngran = chunk->granules();
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  std::string packed, frame;
+  EncodeBuffers buf;
   std::vector<int64_t> sorted(rows);
   for (int c = 0; c < kNumCols; ++c) {
     const int64_t* v = tail.col(static_cast<Col>(c));
@@ -190,36 +230,10 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size
       col.max = col.file_max = *std::max_element(sorted.begin(), sorted.end());
     }
     for (size_t g = 0; g < ngran; ++g) {
-      const int64_t* s = sorted.data() + chunk->granule_begin(g);
-      const size_t n = chunk->granule_rows(g);
-      Granule& gr = col.g[g];
-      gr.base = gr.zmin = *std::min_element(s, s + n);
-      gr.zmax = gr.fmax = *std::max_element(s, s + n);
-      gr.width = WidthFor(static_cast<uint64_t>(gr.zmax) - static_cast<uint64_t>(gr.zmin));
-      gr.offset = chunk->data_.size();
-      if (gr.width == 0) continue;
-      packed.resize(n * gr.width);
-      char* p = packed.data();
-      for (size_t i = 0; i < n; ++i) {
-        const uint64_t d = static_cast<uint64_t>(s[i]) - static_cast<uint64_t>(gr.base);
-        std::memcpy(p, &d, gr.width);  // little-endian: the low `width` bytes
-        p += gr.width;
-      }
-      frame.resize(ZSTD_compressBound(packed.size()));
-      const size_t len =
-          ZSTD_compress2(cctx, frame.data(), frame.size(), packed.data(), packed.size());
-      // Compressing into a buffer of ZSTD_compressBound bytes cannot fail.
-      if (!ZSTD_isError(len) && WorthCompressing(len, packed.size())) {
-        gr.length = static_cast<uint32_t>(len);
-        chunk->data_.append(frame.data(), len);
-      } else {
-        gr.raw = true;
-        gr.length = static_cast<uint32_t>(packed.size());
-        chunk->data_.append(packed);
-      }
+      EncodeGranule(sorted.data() + chunk->granule_begin(g), chunk->granule_rows(g), &buf,
+                    &col.g[g], &chunk->data_);
     }
   }
-  ZSTD_freeCCtx(cctx);
   chunk->data_.shrink_to_fit();
   return chunk;
 }
@@ -238,14 +252,8 @@ Status SealedChunk::ReadFrames(Col c, size_t g0, size_t g1, std::string* buf,
     *bytes = std::string_view(data_).substr(begin, end - begin);
     return Status::OK();
   }
-  if (scratch->path_ != path_ || scratch->file_ == nullptr) {
-    scratch->file_.reset();
-    scratch->path_.clear();
-    ASSIGN_OR_RETURN(scratch->file_, env_->NewRandomAccessFile(path_));
-    scratch->path_ = path_;
-  }
   buf->resize(end - begin);
-  ASSIGN_OR_RETURN(size_t n, scratch->file_->Read(data_offset_ + begin, end - begin, buf->data()));
+  ASSIGN_OR_RETURN(size_t n, file_->Read(data_offset_ + begin, end - begin, buf->data()));
   if (n != end - begin) return Status::Corruption(path_ + ": column chunk file is truncated");
   *bytes = *buf;
   return Status::OK();
@@ -325,14 +333,17 @@ Status SealedChunk::Decode(Col c, int64_t* out, DecodeScratch* scratch) const {
   return DecodeGranules(c, 0, granules(), out, scratch);
 }
 
-std::string SealedChunk::EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const {
+std::string SealedChunk::EncodeHeader(uint64_t data_size) const {
   std::string out(kMagic, sizeof(kMagic));
   PutFixed32(&out, kFileVersion);
   PutFixed32(&out, kNumCols);
   PutFixed32(&out, static_cast<uint32_t>(rows_));
   PutFixed32(&out, static_cast<uint32_t>(granules()));
-  PutFixed64(&out, data_.size());
-  out += data_;
+  PutFixed64(&out, data_size);
+  return out;
+}
+
+std::string SealedChunk::EncodeMeta(const std::array<Dictionary, kNumStringCols>& dicts) const {
   std::string meta;
   for (size_t g = 0; g < granules(); ++g) PutFixed32(&meta, static_cast<uint32_t>(granule_rows(g)));
   for (int c = 0; c < kNumCols; ++c) {
@@ -359,12 +370,26 @@ std::string SealedChunk::EncodeFile(const std::array<Dictionary, kNumStringCols>
       }
     }
   }
+  return meta;
+}
+
+std::string SealedChunk::EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const {
+  std::string out = EncodeHeader(data_.size());
+  out += data_;
+  const std::string meta = EncodeMeta(dicts);
   out += meta;
+  out += EncodeFooter(std::string_view(out).substr(0, kHeaderBytes), meta, crc32c::Value(data_));
+  return out;
+}
+
+std::string SealedChunk::EncodeFooter(std::string_view header, std::string_view meta,
+                                      uint32_t data_crc) {
+  std::string out;
   PutFixed64(&out, meta.size());
-  uint32_t crc = crc32c::Value(out.data(), kHeaderBytes);
+  uint32_t crc = crc32c::Value(header.data(), header.size());
   crc = crc32c::Extend(crc, meta.data(), meta.size());
   PutFixed32(&out, crc);
-  PutFixed32(&out, crc32c::Value(data_));
+  PutFixed32(&out, data_crc);
   out.append(kFooterMagic, sizeof(kFooterMagic));
   return out;
 }
@@ -377,7 +402,7 @@ Result<std::shared_ptr<SealedChunk>> SealedChunk::ParseMeta(
   const uint32_t ncols = h.U32();
   const uint32_t rows = h.U32();
   const uint32_t ngran = h.U32();
-  if (ncols != kNumCols || rows == 0 || rows > kChunkRows || ngran == 0 || ngran > rows ||
+  if (ncols != kNumCols || rows == 0 || rows > kMaxPartRows || ngran == 0 || ngran > rows ||
       version != kFileVersion) {
     return Status::Corruption("column chunk has version " + std::to_string(version) + ", " +
                               std::to_string(ncols) + " columns, " + std::to_string(rows) +
@@ -551,8 +576,8 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::OpenFile(
   ASSIGN_OR_RETURN(std::shared_ptr<SealedChunk> chunk,
                    ParseMeta(std::string_view(header, kHeaderBytes), meta, kHeaderBytes,
                              data_size, dicts));
-  chunk->env_ = env;
   chunk->path_ = path;
+  chunk->file_ = std::move(f);
   RETURN_IF_ERROR(chunk->BuildUserBlooms());
   return std::shared_ptr<const SealedChunk>(std::move(chunk));
 }

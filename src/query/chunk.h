@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include "tokenaudit/status.h"
 
 typedef struct ZSTD_DCtx_s ZSTD_DCtx;
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
 
 namespace tokenaudit::query {
 
@@ -35,6 +37,8 @@ inline constexpr size_t kChunkRows = 65536;
 // sorted within a tenant, give a tight zone map.
 inline constexpr size_t kGranuleRows = 8192;
 inline constexpr size_t kMinGranuleRows = 1024;
+// Most rows in a sealed part (a chunk, or parts merged into a larger one; doc/columns_format.md).
+inline constexpr size_t kMaxPartRows = size_t{1} << 25;
 
 class TailChunk {
  public:
@@ -64,8 +68,6 @@ class DecodeScratch {
   ZSTD_DCtx* dctx_;
   std::string io_;   // bytes read from a file
   std::string raw_;  // one decompressed frame
-  std::string path_;  // of file_
-  std::unique_ptr<RandomAccessFile> file_;
 };
 
 class SealedChunk {
@@ -84,10 +86,23 @@ class SealedChunk {
       std::string_view file, std::array<Dictionary, kNumStringCols>* dicts);
   // Reads the header and the metadata of a chunk file (checked by their CRC) and, with
   // verify_data, checks the CRC of the frames; the frames are read from the file when they are
-  // decoded (and checked again then, by their zstd checksums).
+  // decoded (and checked again then, by their zstd checksums). The chunk keeps the file open
+  // for as long as it lives, so removing the file does not disturb a query that holds it.
   static Result<std::shared_ptr<const SealedChunk>> OpenFile(
       Env* env, const std::string& path, std::array<Dictionary, kNumStringCols>* dicts,
       bool verify_data);
+
+  // Merges `inputs` (sealed parts, each sorted by (tenant, user, time, model) in this process's
+  // codes) into one part of the same layout, sorted the same way (rows of equal keys in input
+  // order), streaming one granule at a time (part_merge.cc). With an env, the part is written
+  // to `path` (a temporary file, fsync, rename, fsync of the directory) and returned as read
+  // from it; without one (env == nullptr) its frames stay in memory. `keep_going` is called
+  // between granules; when it returns false the merge stops with Aborted and leaves no file.
+  // `dicts` holds the strings of every code of the inputs. The inputs are not changed.
+  static Result<std::shared_ptr<const SealedChunk>> Merge(
+      const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
+      std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
+      const std::function<bool()>& keep_going);
 
   size_t rows() const { return rows_; }
   size_t granules() const { return gstart_.size() - 1; }
@@ -100,6 +115,8 @@ class SealedChunk {
   int64_t min(Col c, size_t g) const { return cols_[c].g[g].zmin; }
   int64_t max(Col c, size_t g) const { return cols_[c].g[g].zmax; }
   bool on_disk() const { return !path_.empty(); }
+  // The file the chunk is read from (empty when in memory).
+  const std::string& path() const { return path_; }
   // False when granule g holds no row of user `code` (a Bloom filter of its user codes: a zone
   // map is loose there, since the user codes of the tenants in a chunk interleave). True may be
   // a false positive (about 1%).
@@ -141,6 +158,27 @@ class SealedChunk {
     std::vector<Granule> g;
   };
 
+  // How a granule's values were coded: frame of reference, width, zstd or stored.
+  // Appends the frame to *out and fills gr (offset from out's size before the append).
+  struct EncodeBuffers {
+    EncodeBuffers();
+    ~EncodeBuffers();
+    EncodeBuffers(const EncodeBuffers&) = delete;
+    EncodeBuffers& operator=(const EncodeBuffers&) = delete;
+    ZSTD_CCtx* cctx;
+    std::string packed, frame;
+  };
+  static void EncodeGranule(const int64_t* values, size_t n, EncodeBuffers* buf, Granule* gr,
+                            std::string* out);
+  // The header (32 bytes) for a data section of `data_size` bytes, and the metadata section.
+  std::string EncodeHeader(uint64_t data_size) const;
+  std::string EncodeMeta(const std::array<Dictionary, kNumStringCols>& dicts) const;
+  // What follows the metadata: its size, the two CRCs, the magic.
+  static std::string EncodeFooter(std::string_view header, std::string_view meta,
+                                  uint32_t data_crc);
+  // Builds user_bloom_[g] from the user codes of granule g (this process's codes, sorted).
+  void BuildUserBloom(size_t g, const int64_t* users);
+
   static Result<std::shared_ptr<SealedChunk>> ParseMeta(
       std::string_view header, std::string_view meta, uint64_t data_offset, uint64_t data_size,
       std::array<Dictionary, kNumStringCols>* dicts);
@@ -148,6 +186,7 @@ class SealedChunk {
                      DecodeScratch* scratch) const;
   // Builds user_bloom_ from the user column (this process's codes), sorted rows.
   void BuildUserBlooms(const int64_t* users);
+  // The same from the frames, one granule at a time.
   Status BuildUserBlooms();
 
   size_t rows_ = 0;
@@ -158,8 +197,8 @@ class SealedChunk {
   // Frames of every column and granule, column after column (the file's data section); empty
   // when the chunk is read from path_.
   std::string data_;
-  Env* env_ = nullptr;
   std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;  // open while the chunk lives (when path_ is set)
   uint64_t data_offset_ = 0;  // of the data section in the file
 };
 

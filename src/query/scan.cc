@@ -131,16 +131,20 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
       ++stats->chunks_skipped;
       continue;
     }
-    RETURN_IF_ERROR(cc.Load(*chunk, need, &filter));
-    for (size_t g = 0; g < chunk->granules(); ++g) {
-      if (filter.Excludes(*chunk, g)) {
-        ++stats->granules_skipped;
-        continue;
-      }
-      const size_t begin = chunk->granule_begin(g), end = begin + chunk->granule_rows(g);
-      stats->rows_scanned += end - begin;
-      for (size_t i = begin; i < end; ++i) {
-        if (filter.Admits(cc.cols.data(), i)) visit(cc.cols.data(), i);
+    for (size_t w = 0; w < chunk->granules(); w += ChunkColumns::kLoadGranules) {
+      const size_t we = std::min(chunk->granules(), w + ChunkColumns::kLoadGranules);
+      RETURN_IF_ERROR(cc.Load(*chunk, w, we, need, &filter));
+      for (size_t g = w; g < we; ++g) {
+        if (filter.Excludes(*chunk, g)) {
+          ++stats->granules_skipped;
+          continue;
+        }
+        const size_t begin = chunk->granule_begin(g) - chunk->granule_begin(w);
+        const size_t end = begin + chunk->granule_rows(g);
+        stats->rows_scanned += end - begin;
+        for (size_t i = begin; i < end; ++i) {
+          if (filter.Admits(cc.cols.data(), i)) visit(cc.cols.data(), i);
+        }
       }
     }
   }
@@ -154,27 +158,27 @@ Status ScanStore(const UsageStore& store, const RowFilter& filter, std::array<bo
   return Status::OK();
 }
 
-Status ChunkColumns::Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need,
-                          const RowFilter* filter) {
-  rows = chunk.rows();
-  const size_t ng = chunk.granules();
-  std::vector<bool> skip(ng, false);
+Status ChunkColumns::Load(const SealedChunk& chunk, size_t g0, size_t g1,
+                          const std::array<bool, kNumCols>& need, const RowFilter* filter) {
+  const size_t first = chunk.granule_begin(g0);
+  rows = g1 > g0 ? chunk.granule_begin(g1 - 1) + chunk.granule_rows(g1 - 1) - first : 0;
+  std::vector<bool> skip(g1 - g0, false);
   if (filter != nullptr) {
-    for (size_t g = 0; g < ng; ++g) skip[g] = filter->Excludes(chunk, g);
+    for (size_t g = g0; g < g1; ++g) skip[g - g0] = filter->Excludes(chunk, g);
   }
   for (int c = 0; c < kNumCols; ++c) {
     if (!need[c]) continue;
     decoded[c].resize(rows);
     // Runs of granules not skipped, each read with one read.
-    for (size_t g = 0; g < ng;) {
-      if (skip[g]) {
+    for (size_t g = g0; g < g1;) {
+      if (skip[g - g0]) {
         ++g;
         continue;
       }
       size_t e = g + 1;
-      while (e < ng && !skip[e]) ++e;
+      while (e < g1 && !skip[e - g0]) ++e;
       RETURN_IF_ERROR(chunk.DecodeGranules(static_cast<Col>(c), g, e,
-                                           decoded[c].data() + chunk.granule_begin(g),
+                                           decoded[c].data() + chunk.granule_begin(g) - first,
                                            &scratch));
       g = e;
     }

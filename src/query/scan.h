@@ -63,10 +63,13 @@ struct ChunkColumns {
   std::array<const int64_t*, kNumCols> cols{};
   DecodeScratch scratch;
   size_t rows = 0;
-  // Decodes the needed columns of a sealed chunk: every granule, or only those `filter` does
-  // not exclude (the rows of the others are left undefined).
-  Status Load(const SealedChunk& chunk, const std::array<bool, kNumCols>& need,
-              const RowFilter* filter = nullptr);
+  // Decodes the needed columns of granules [g0, g1) of a sealed part (row 0 of cols is the
+  // first row of g0): every granule, or only those `filter` does not exclude (the rows of the
+  // others are left undefined). Callers take a part a window of kLoadGranules at a time, so
+  // that memory stays bounded however large the part.
+  Status Load(const SealedChunk& chunk, size_t g0, size_t g1,
+              const std::array<bool, kNumCols>& need, const RowFilter* filter = nullptr);
+  static constexpr size_t kLoadGranules = 8;
   // Points at the first `rows` rows of a chunk still being filled (no copy).
   void Point(const TailChunk& chunk, size_t rows);
 };

@@ -210,8 +210,9 @@ Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const Findi
   need[kSeq] = true;
   filter.Need(&need);
 
-  // Every chunk with its seq range; rows arrive about in seq order, so the ranges barely
-  // overlap and a page is found in the first chunks whose range reaches after_seq.
+  // Every part with its seq range; rows arrive about in seq order, so the ranges barely
+  // overlap and a page is found in the first parts whose range reaches after_seq (a merged
+  // part is read whole: its granules are sorted by user, each spans the part's seqs).
   struct Part {
     int64_t min_seq, max_seq;
     const SealedChunk* sealed;
@@ -238,13 +239,7 @@ Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const Findi
   for (const Part& p : parts) {
     if (p.max_seq < static_cast<int64_t>(after_seq)) continue;
     if (found.size() >= keep && p.min_seq > static_cast<int64_t>(found[keep - 1])) break;
-    if (p.sealed != nullptr) {
-      RETURN_IF_ERROR(cc.Load(*p.sealed, need, &filter));
-    } else {
-      cc.Point(*p.raw, p.rows);
-    }
-    const int64_t* const* cols = cc.cols.data();
-    auto rows = [&](size_t begin, size_t end) {
+    auto rows = [&](const int64_t* const* cols, size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         if (cols[kSeq][i] >= static_cast<int64_t>(after_seq) && filter.Admits(cols, i)) {
           found.push_back(static_cast<uint64_t>(cols[kSeq][i]));
@@ -252,13 +247,24 @@ Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const Findi
       }
     };
     if (p.sealed == nullptr) {
-      rows(0, cc.rows);
+      cc.Point(*p.raw, p.rows);
+      rows(cc.cols.data(), 0, cc.rows);
     } else {
-      // Granules the filter excludes were not decoded.
-      for (size_t g = 0; g < p.sealed->granules(); ++g) {
-        if (filter.Excludes(*p.sealed, g)) continue;
-        const size_t begin = p.sealed->granule_begin(g);
-        rows(begin, begin + p.sealed->granule_rows(g));
+      // A window of granules at a time; granules the filter excludes are not decoded.
+      const SealedChunk& part = *p.sealed;
+      for (size_t w = 0; w < part.granules(); w += ChunkColumns::kLoadGranules) {
+        const size_t we = std::min(part.granules(), w + ChunkColumns::kLoadGranules);
+        RETURN_IF_ERROR(cc.Load(part, w, we, need, &filter));
+        for (size_t g = w; g < we; ++g) {
+          if (filter.Excludes(part, g)) continue;
+          const size_t begin = part.granule_begin(g) - part.granule_begin(w);
+          rows(cc.cols.data(), begin, begin + part.granule_rows(g));
+        }
+        // Keep the smallest only (a merged part holds many).
+        if (found.size() > 4 * keep) {
+          std::sort(found.begin(), found.end());
+          found.resize(keep);
+        }
       }
     }
     std::sort(found.begin(), found.end());

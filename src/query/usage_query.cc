@@ -25,6 +25,9 @@ using internal::Plan;
 using internal::ResolutionBucket;
 using internal::TimeTable;
 
+// Granules of a sealed part one thread takes at a time (a chunk has 8 or a few more).
+constexpr size_t kPieceGranules = 16;
+
 constexpr std::string_view kMeasureNames[kNumMeasures] = {
     "count",          "tokens",           "gflops",
     "cost",           "duration_avg",     "duration_min",
@@ -57,16 +60,20 @@ class Worker {
   Aggs& aggs() { return aggs_; }
   const ScanStats& stats() const { return stats_; }
 
-  Status Sealed(const SealedChunk& chunk) {
+  // Granules [first, end) of a sealed part (a large part is dealt out in several pieces).
+  Status Sealed(const SealedChunk& chunk, size_t first, size_t end) {
     if (p_.filter->Excludes(chunk)) {
-      ++stats_.chunks_skipped;
+      if (first == 0) ++stats_.chunks_skipped;
       return Status::OK();
     }
-    PrepareTime(chunk.min(kTime), chunk.max(kTime));
-    const size_t ng = chunk.granules();
+    if (prepared_ != &chunk) {
+      PrepareTime(chunk.min(kTime), chunk.max(kTime));
+      prepared_ = &chunk;
+    }
+    const size_t ng = end;
     std::array<std::string_view, kNumCols> bytes;
     std::array<const int64_t*, kNumCols> cols{};
-    for (size_t g0 = 0; g0 < ng;) {
+    for (size_t g0 = first; g0 < ng;) {
       if (p_.filter->Excludes(chunk, g0)) {
         ++stats_.granules_skipped;
         ++g0;
@@ -100,6 +107,7 @@ class Worker {
 
   void Raw(const TailChunk& chunk, size_t rows) {
     if (rows == 0) return;
+    prepared_ = nullptr;
     if (has_time_dim_) {
       const int64_t* t = chunk.col(kTime);
       const auto [lo, hi] = std::minmax_element(t, t + rows);
@@ -359,6 +367,7 @@ class Worker {
   Aggs aggs_;
   ScanStats stats_;
   DecodeScratch scratch_;
+  const SealedChunk* prepared_ = nullptr;  // the part the time table was built for
   std::array<std::string, kNumCols> io_;
   std::array<std::vector<int64_t>, kNumCols> buf_;
   std::array<uint32_t, kGranuleRows> sel_;
@@ -507,8 +516,20 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
 
   UsageStore::Snapshot snap;
   if (!filter.matches_nothing()) snap = store.Snap();
-  // Work items: the sealed chunks, then the chunks still being filled; threads take the next.
-  const size_t items = snap.sealed.size() + snap.raw.size();
+  // Work items: pieces of the sealed parts (up to kPieceGranules granules each, so that two
+  // threads share a large merged part), then the chunks still being filled; threads take the
+  // next.
+  struct Piece {
+    const SealedChunk* part;
+    size_t g0, g1;
+  };
+  std::vector<Piece> pieces;
+  for (const auto& part : snap.sealed) {
+    for (size_t g = 0; g < part->granules(); g += kPieceGranules) {
+      pieces.push_back({part.get(), g, std::min(part->granules(), g + kPieceGranules)});
+    }
+  }
+  const size_t items = pieces.size() + snap.raw.size();
   const size_t nthreads = items >= 2 ? 2 : 1;
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t t = 0; t < nthreads; ++t) {
@@ -522,15 +543,15 @@ Result<UsageAnswer> RunUsageQuery(const UsageStore& store, const UsageQuery& q) 
     for (;;) {
       const size_t i = next.fetch_add(1, std::memory_order_relaxed);
       if (i >= items) return;
-      if (i < snap.sealed.size()) {
-        Status s = w.Sealed(*snap.sealed[i]);
+      if (i < pieces.size()) {
+        Status s = w.Sealed(*pieces[i].part, pieces[i].g0, pieces[i].g1);
         if (!s.ok()) {
           status[t] = s;
           next.store(items);
           return;
         }
       } else {
-        const auto& raw = snap.raw[i - snap.sealed.size()];
+        const auto& raw = snap.raw[i - pieces.size()];
         w.Raw(*raw.chunk, raw.rows);
       }
     }

@@ -1,5 +1,9 @@
 #include "src/query/usage_store.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <string_view>
 
@@ -36,17 +40,24 @@ int64_t HashPrefix(std::string_view h) {
 
 }  // namespace
 
-UsageStore::UsageStore() : tail_(std::make_shared<TailChunk>()) {
+UsageStore::UsageStore(MergePolicy merge)
+    : tail_(std::make_shared<TailChunk>()), merge_(merge) {
   sealer_ = std::thread([this] { SealLoop(); });
+  if (MergeOn()) {
+    merger_ = std::thread([this] { MergeLoop(); });
+  }
 }
 
 UsageStore::~UsageStore() {
+  stopping_.store(true);
   {
     MutexLock l(&mu_);
     stop_ = true;
     seal_cv_.Signal();
+    merge_cv_.Signal();
   }
   sealer_.join();
+  if (merger_.joinable()) merger_.join();
 }
 
 Row UsageStore::MakeRow(const UsageRecord& r, uint64_t seq) {
@@ -108,6 +119,11 @@ uint64_t UsageStore::rows() const {
 UsageStore::Stats UsageStore::GetStats() const {
   MutexLock l(&mu_);
   Stats st{rows_, sealed_.size(), sealed_bytes_, persist_failures_, 0, 0};
+  st.merges = merges_;
+  st.merge_failures = merge_failures_;
+  st.merged_rows = merged_rows_;
+  st.covered_files = covered_files_;
+  st.merge_pending = MergePendingLocked();
   for (const auto& c : sealed_) {
     st.sealed_memory_bytes += c->memory_bytes();
     st.sealed_on_disk += c->on_disk() ? 1 : 0;
@@ -120,42 +136,82 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
   *discarded = 0;
   RETURN_IF_ERROR(env->CreateDir(dir));
   ASSIGN_OR_RETURN(std::vector<std::string> names, env->GetChildren(dir));
-  std::sort(names.begin(), names.end());
-  std::vector<int64_t> seqs(kChunkRows);
-  DecodeScratch scratch;
+  // Every intact file first (only its metadata is read, and the frames once for their CRC);
+  // queries read the frames from the file when they need them.
+  std::vector<std::shared_ptr<const SealedChunk>> parts;
   for (const std::string& name : names) {
     const std::string path = JoinPath(dir, name);
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".tac") != 0) {
+      // Temporary files of a write or merge that did not finish.
       if (name.find(".tmp") != std::string::npos) env->RemoveFile(path).IgnoreError();
       continue;
     }
-    // Only the metadata is read (and the seq column, to know which records the file holds);
-    // queries read the other frames from the file when they need them.
-    Result<std::shared_ptr<const SealedChunk>> chunk = SealedChunk::OpenFile(env, path, &dicts_, /*verify_data=*/true);
-    Status s = chunk.ok() ? (*chunk)->Decode(kSeq, seqs.data(), &scratch) : chunk.status();
-    // Seqs must be new: a chunk that overlaps another (a copy, a crash between write and
-    // cleanup) is dropped whole, the log supplies its rows.
-    for (size_t i = 0; s.ok() && i < (*chunk)->rows(); ++i) {
-      if (seqs[i] < 0 || (static_cast<size_t>(seqs[i]) < loaded->size() && (*loaded)[seqs[i]])) {
-        s = Status::Corruption("overlaps another chunk");
-      }
-    }
-    if (!s.ok()) {
+    Result<std::shared_ptr<const SealedChunk>> part =
+        SealedChunk::OpenFile(env, path, &dicts_, /*verify_data=*/true);
+    if (!part.ok()) {
       ++*discarded;
       env->RemoveFile(path).IgnoreError();
       continue;
     }
-    for (size_t i = 0; i < (*chunk)->rows(); ++i) {
-      if (static_cast<size_t>(seqs[i]) >= loaded->size()) loaded->resize(seqs[i] + 1);
-      (*loaded)[seqs[i]] = true;
+    parts.push_back(std::move(*part));
+  }
+  // Larger parts first: a merged part wins over the inputs a crash left beside it, and an
+  // input wins over nothing if the merged part was damaged (it was removed above).
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) {
+    if (a->rows() != b->rows()) return a->rows() > b->rows();
+    return a->min(kSeq) < b->min(kSeq);
+  });
+  std::vector<std::shared_ptr<const SealedChunk>> kept;
+  std::vector<int64_t> seqs(kGranuleRows);
+  DecodeScratch scratch;
+  for (const auto& part : parts) {
+    // Seqs must be new: a part that overlaps one loaded already (a merge's input left by a
+    // crash, a copy) is dropped whole; the log supplies any of its rows not covered.
+    Status s;
+    bool overlaps = false;
+    for (size_t g = 0; s.ok() && !overlaps && g < part->granules(); ++g) {
+      s = part->DecodeGranules(kSeq, g, g + 1, seqs.data(), &scratch);
+      for (size_t i = 0; s.ok() && i < part->granule_rows(g); ++i) {
+        if (seqs[i] < 0) {
+          s = Status::Corruption("negative seq");
+        } else if (static_cast<size_t>(seqs[i]) < loaded->size() && (*loaded)[seqs[i]]) {
+          overlaps = true;
+          break;
+        }
+      }
     }
-    MutexLock l(&mu_);
-    sealed_.push_back(*chunk);
-    sealed_bytes_ += (*chunk)->encoded_bytes();
-    rows_ += (*chunk)->rows();
+    if (!s.ok() || overlaps) {
+      if (s.ok()) {
+        MutexLock l(&mu_);
+        ++covered_files_;
+      } else {
+        ++*discarded;
+      }
+      env->RemoveFile(part->path()).IgnoreError();
+      continue;
+    }
+    for (size_t g = 0; s.ok() && g < part->granules(); ++g) {
+      s = part->DecodeGranules(kSeq, g, g + 1, seqs.data(), &scratch);
+      for (size_t i = 0; s.ok() && i < part->granule_rows(g); ++i) {
+        if (static_cast<size_t>(seqs[i]) >= loaded->size()) loaded->resize(seqs[i] + 1);
+        (*loaded)[seqs[i]] = true;
+      }
+    }
+    RETURN_IF_ERROR(s);  // it decoded a moment ago
+    kept.push_back(part);
+  }
+  // In seq order, so that adjacent parts (the ones merged together) hold adjacent records.
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a->min(kSeq) < b->min(kSeq); });
+  MutexLock l(&mu_);
+  for (auto& part : kept) {
+    sealed_bytes_ += part->encoded_bytes();
+    rows_ += part->rows();
+    sealed_.push_back(std::move(part));
   }
   env_ = env;
   dir_ = dir;
+  merge_cv_.Signal();
   return Status::OK();
 }
 
@@ -181,6 +237,11 @@ void UsageStore::WaitSealed() {
   while (!frozen_.empty()) sealed_cv_.Wait(&mu_);
 }
 
+void UsageStore::WaitMerged() {
+  MutexLock l(&mu_);
+  while (!frozen_.empty() || MergePendingLocked()) sealed_cv_.Wait(&mu_);
+}
+
 void UsageStore::SealLoop() {
   for (;;) {
     std::shared_ptr<TailChunk> chunk;
@@ -197,6 +258,97 @@ void UsageStore::SealLoop() {
     sealed_.push_back(std::move(sealed));
     sealed_bytes_ += sealed_.back()->encoded_bytes();
     frozen_.pop_front();
+    merge_blocked_ = false;
+    merge_cv_.Signal();
+    sealed_cv_.SignalAll();
+  }
+}
+
+int UsageStore::Level(size_t rows) const {
+  int level = 0;
+  for (size_t cap = kChunkRows; rows > cap && level < merge_.max_level; cap *= merge_.fan_in) {
+    ++level;
+  }
+  return level;
+}
+
+std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
+  if (!MergeOn() || merge_blocked_) return {};
+  const size_t n = merge_.fan_in;
+  for (size_t i = 0; i + n <= sealed_.size();) {
+    // A run of n parts of one level, all mergeable: on disk when the store keeps files (a part
+    // whose file could not be written stays in memory and out of merges).
+    const int level = Level(sealed_[i]->rows());
+    size_t j = i;
+    while (j < sealed_.size() && j - i < n && Level(sealed_[j]->rows()) == level &&
+           level < merge_.max_level && sealed_[j]->on_disk() == (env_ != nullptr)) {
+      ++j;
+    }
+    if (j - i == n) return {sealed_.begin() + i, sealed_.begin() + j};
+    i = std::max(j, i + 1);
+  }
+  return {};
+}
+
+bool UsageStore::MergePendingLocked() const { return merging_ || !PickMerge().empty(); }
+
+void UsageStore::MergeLoop() {
+  // Merging only rewrites derived data: it runs behind ingest and queries (lowest priority),
+  // one granule at a time.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  auto keep_going = [this] {
+    std::this_thread::yield();
+    return !stopping_.load(std::memory_order_relaxed);
+  };
+  for (;;) {
+    std::vector<std::shared_ptr<const SealedChunk>> inputs;
+    Env* env = nullptr;
+    {
+      MutexLock l(&mu_);
+      while (!stop_ && (inputs = PickMerge()).empty()) merge_cv_.Wait(&mu_);
+      if (stop_) return;
+      merging_ = true;
+      env = env_;
+    }
+    int64_t lo = inputs[0]->min(kSeq), hi = inputs[0]->max(kSeq);
+    size_t rows = 0;
+    for (const auto& in : inputs) {
+      lo = std::min(lo, in->min(kSeq));
+      hi = std::max(hi, in->max(kSeq));
+      rows += in->rows();
+    }
+    // <smallest seq>-<largest seq>-<rows>.tac: unlike a chunk's name, and unique among the
+    // files that can coexist (their seqs are disjoint, or one's are a subset of the other's).
+    const std::string path =
+        env == nullptr ? std::string()
+                       : JoinPath(dir_, std::to_string(lo) + "-" + std::to_string(hi) + "-" +
+                                            std::to_string(rows) + ".tac");
+    Result<std::shared_ptr<const SealedChunk>> merged =
+        SealedChunk::Merge(inputs, &dicts_, env, path, keep_going);
+    {
+      MutexLock l(&mu_);
+      if (merged.ok()) {
+        // The inputs are still adjacent: only this thread removes parts, the sealer appends.
+        auto at = std::find(sealed_.begin(), sealed_.end(), inputs[0]);
+        at = sealed_.erase(at, at + static_cast<std::ptrdiff_t>(inputs.size()));
+        sealed_.insert(at, *merged);
+        size_t in_bytes = 0;
+        for (const auto& in : inputs) in_bytes += in->encoded_bytes();
+        sealed_bytes_ = sealed_bytes_ - in_bytes + (*merged)->encoded_bytes();
+        ++merges_;
+        merged_rows_ += rows;
+      } else if (!stop_) {
+        ++merge_failures_;
+        merge_blocked_ = true;
+      }
+    }
+    // The merged part is durable and in place: the inputs' files go. Queries that still hold
+    // an input read it through its open file.
+    if (merged.ok() && env != nullptr) {
+      for (const auto& in : inputs) env->RemoveFile(in->path()).IgnoreError();
+    }
+    MutexLock l(&mu_);
+    merging_ = false;
     sealed_cv_.SignalAll();
   }
 }

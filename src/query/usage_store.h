@@ -8,6 +8,7 @@
 #define TOKENAUDIT_QUERY_USAGE_STORE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -25,17 +26,29 @@
 
 namespace tokenaudit::query {
 
+// How sealed parts are merged in the background (doc/query_engine.md, "Merging"): `fan_in`
+// adjacent parts of one level become one part of the next level. Level 0 is a sealed chunk
+// (kChunkRows rows); a part of level L holds up to kChunkRows * fan_in^L rows; parts of
+// max_level are not merged further.
+struct MergePolicy {
+  bool enabled = true;
+  size_t fan_in = 8;
+  int max_level = 2;
+};
+
 class UsageStore {
  public:
-  UsageStore();
+  explicit UsageStore(MergePolicy merge = {});
   ~UsageStore();
   UsageStore(const UsageStore&) = delete;
   UsageStore& operator=(const UsageStore&) = delete;
 
-  // Keeps sealed chunks as files in `dir` (doc/columns_format.md; created if missing) and loads
-  // the ones already there. Sets loaded[seq] for every record loaded, so that a rebuild from the
-  // log adds only the others. A file that does not load is removed (the log rebuilds its rows)
-  // and counted in *discarded. Call once, before any Add.
+  // Keeps sealed chunks and merged parts as files in `dir` (doc/columns_format.md; created if
+  // missing) and loads the ones already there. Sets loaded[seq] for every record loaded, so that
+  // a rebuild from the log adds only the others. A file that does not load is removed (the log
+  // rebuilds its rows) and counted in *discarded. Larger files are loaded first; a file that
+  // overlaps one already loaded (the inputs of a merge that was interrupted after its output
+  // was renamed into place) is removed, not counted. Call once, before any Add.
   Status Open(Env* env, const std::string& dir, std::vector<bool>* loaded, size_t* discarded)
       TA_EXCLUDES(mu_);
 
@@ -66,14 +79,28 @@ class UsageStore {
     uint64_t persist_failures = 0;  // chunk files that could not be written
     size_t sealed_memory_bytes = 0;  // what the sealed chunks hold in memory
     size_t sealed_on_disk = 0;       // sealed chunks read from their files
+    uint64_t merges = 0;             // merged parts made
+    uint64_t merge_failures = 0;     // merges that failed (their inputs stayed)
+    uint64_t merged_rows = 0;        // rows written by merges (write amplification)
+    uint64_t covered_files = 0;      // files dropped at Open as covered by a larger one
+    bool merge_pending = false;      // a merge is running or could start
   };
   Stats GetStats() const TA_EXCLUDES(mu_);
 
   // Blocks until every full chunk is sealed (tests and shutdown).
   void WaitSealed() TA_EXCLUDES(mu_);
+  // Blocks until every full chunk is sealed and no merge is running or due (tests, benchmarks).
+  void WaitMerged() TA_EXCLUDES(mu_);
 
  private:
   void SealLoop();
+  void MergeLoop();
+  // The first run of merge_.fan_in adjacent parts of one level below merge_.max_level (on disk
+  // when the store has a directory), or nothing.
+  std::vector<std::shared_ptr<const SealedChunk>> PickMerge() const TA_REQUIRES(mu_);
+  bool MergePendingLocked() const TA_REQUIRES(mu_);
+  int Level(size_t rows) const;
+  bool MergeOn() const { return merge_.enabled && merge_.fan_in >= 2 && merge_.max_level >= 1; }
   // Writes a sealed chunk's file and returns the chunk read from it (only its metadata in
   // memory); on an error, counted in stats, the chunk itself (its rows stay queryable).
   std::shared_ptr<const SealedChunk> Persist(std::shared_ptr<const SealedChunk> chunk);
@@ -82,7 +109,8 @@ class UsageStore {
 
   mutable Mutex mu_;
   CondVar seal_cv_;   // the sealer: work to do, or stop
-  CondVar sealed_cv_; // WaitSealed: a chunk was sealed
+  CondVar sealed_cv_; // WaitSealed, WaitMerged: a chunk was sealed or a merge ended
+  CondVar merge_cv_;  // the merger: parts changed, or stop
   std::vector<std::shared_ptr<const SealedChunk>> sealed_ GUARDED_BY(mu_);
   std::deque<std::shared_ptr<TailChunk>> frozen_ GUARDED_BY(mu_);  // full, not sealed yet
   std::shared_ptr<TailChunk> tail_ GUARDED_BY(mu_);
@@ -93,7 +121,18 @@ class UsageStore {
   Env* env_ = nullptr;  // set by Open; null: chunks live in memory only
   std::string dir_;
   uint64_t persist_failures_ GUARDED_BY(mu_) = 0;
+  const MergePolicy merge_;
+  bool merging_ GUARDED_BY(mu_) = false;
+  // After a failed merge, no other starts until the next chunk is sealed (a full disk would
+  // otherwise be retried in a loop).
+  bool merge_blocked_ GUARDED_BY(mu_) = false;
+  uint64_t merges_ GUARDED_BY(mu_) = 0;
+  uint64_t merge_failures_ GUARDED_BY(mu_) = 0;
+  uint64_t merged_rows_ GUARDED_BY(mu_) = 0;
+  uint64_t covered_files_ GUARDED_BY(mu_) = 0;
+  std::atomic<bool> stopping_{false};  // read by a running merge between granules
   std::thread sealer_;
+  std::thread merger_;
 };
 
 }  // namespace tokenaudit::query

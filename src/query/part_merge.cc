@@ -1,0 +1,247 @@
+// SealedChunk::Merge: k-way merge of sealed parts into one larger part (doc/query_engine.md,
+// "Merging"). Two passes, so that memory stays bounded by a few granules per input whatever the
+// size of the output:
+//   1. the sort keys (tenant, user, time, model) of every input are read granule by granule and
+//      merged; the output keeps only which input each of its rows comes from (one byte a row)
+//      and where its granules end;
+//   2. column after column (the file's layout), each input's column is read granule by granule
+//      and its values dealt out in that order, and each output granule is encoded and written
+//      as soon as it is full.
+// The frames go to a temporary file first, since the header (which precedes them) holds their
+// size; they are then copied behind the header into the part's temporary file, which is synced
+// and renamed.
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/query/chunk.h"
+#include "src/query/dictionary.h"
+#include "src/util/crc32c.h"
+
+namespace tokenaudit::query {
+namespace {
+
+// Reads some columns of a part, one granule at a time, in row order.
+class PartCursor {
+ public:
+  PartCursor(const SealedChunk* part, std::vector<Col> cols)
+      : part_(part), cols_(std::move(cols)), vals_(cols_.size()) {
+    for (auto& v : vals_) v.resize(kGranuleRows);
+  }
+  // Loads the first granule.
+  Status Start() { return Load(); }
+  bool done() const { return g_ >= part_->granules(); }
+  // Column k (of those named at construction) of the current row; only while !done().
+  int64_t at(size_t k) const { return vals_[k][pos_]; }
+  Status Advance() {
+    if (++pos_ < part_->granule_rows(g_)) return Status::OK();
+    ++g_;
+    pos_ = 0;
+    return Load();
+  }
+
+ private:
+  Status Load() {
+    if (done()) return Status::OK();
+    for (size_t k = 0; k < cols_.size(); ++k) {
+      RETURN_IF_ERROR(part_->DecodeGranules(cols_[k], g_, g_ + 1, vals_[k].data(), &scratch_));
+    }
+    return Status::OK();
+  }
+
+  const SealedChunk* part_;  // borrowed: the caller holds the part for the merge
+  std::vector<Col> cols_;
+  std::vector<std::vector<int64_t>> vals_;
+  size_t g_ = 0, pos_ = 0;
+  DecodeScratch scratch_;
+};
+
+// Where the frames of the merged part go: memory, or a temporary file with their CRC.
+class FrameSink {
+ public:
+  // In memory: appends to *data.
+  explicit FrameSink(std::string* data) : data_(data) {}
+  explicit FrameSink(std::unique_ptr<WritableFile> file) : file_(std::move(file)) {}
+  uint64_t size() const { return data_ != nullptr ? data_->size() : written_ + pending_.size(); }
+  // Where EncodeGranule appends; Flush() after.
+  std::string* buffer() { return data_ != nullptr ? data_ : &pending_; }
+  Status Flush(bool force) {
+    if (data_ != nullptr || (!force && pending_.size() < (1 << 20))) return Status::OK();
+    crc_ = crc32c::Extend(crc_, pending_.data(), pending_.size());
+    RETURN_IF_ERROR(file_->Append(pending_));
+    written_ += pending_.size();
+    pending_.clear();
+    return Status::OK();
+  }
+  Status Close() { return file_ == nullptr ? Status::OK() : file_->Close(); }
+  uint32_t crc() const { return crc_; }
+
+ private:
+  std::string* data_ = nullptr;
+  std::unique_ptr<WritableFile> file_;
+  std::string pending_;
+  uint64_t written_ = 0;
+  uint32_t crc_ = 0;
+};
+
+// Header, the frames copied from `data_path`, metadata and footer into `path` (via a temporary
+// file, synced, renamed, directory synced).
+Status WritePartFile(Env* env, const std::string& path, const std::string& header,
+                     const std::string& data_path, uint64_t data_size, const std::string& meta,
+                     const std::string& footer) {
+  const std::string tmp = path + ".tmp";
+  Status s;
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> out, env->NewWritableFile(tmp));
+    ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> in, env->NewRandomAccessFile(data_path));
+    s = out->Append(header);
+    std::string piece(std::min<uint64_t>(std::max<uint64_t>(data_size, 1), 1 << 20), '\0');
+    for (uint64_t at = 0; s.ok() && at < data_size;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), data_size - at));
+      Result<size_t> n = in->Read(at, want, piece.data());
+      if (!n.ok()) {
+        s = n.status();
+      } else if (*n != want) {
+        s = Status::IOError(data_path + ": short read");
+      } else {
+        s = out->Append(std::string_view(piece.data(), want));
+        at += want;
+      }
+    }
+    if (s.ok()) s = out->Append(meta);
+    if (s.ok()) s = out->Append(footer);
+    if (s.ok()) s = out->Sync();
+    if (s.ok()) s = out->Close();
+  }
+  if (s.ok()) s = env->RenameFile(tmp, path);
+  if (!s.ok()) {
+    env->RemoveFile(tmp).IgnoreError();
+    return s;
+  }
+  return env->SyncDir(DirName(path));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
+    const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
+    std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
+    const std::function<bool()>& keep_going) {
+  if (inputs.empty() || inputs.size() > 255) {
+    return Status::InvalidArgument("a merge takes 1 to 255 parts");
+  }
+  size_t total = 0;
+  for (const auto& in : inputs) total += in->rows();
+  if (total > kMaxPartRows) return Status::InvalidArgument("merged part would be too large");
+  const Status aborted = Status::Unavailable("merge stopped");
+
+  // Pass 1: the order of the rows, and the granules.
+  std::vector<uint8_t> from(total);
+  auto part = std::make_shared<SealedChunk>();
+  part->rows_ = total;
+  {
+    std::vector<std::unique_ptr<PartCursor>> cur;
+    for (const auto& in : inputs) {
+      cur.push_back(std::make_unique<PartCursor>(
+          in.get(), std::vector<Col>{kTenant, kUser, kTime, kModel}));
+      RETURN_IF_ERROR(cur.back()->Start());
+    }
+    int64_t prev_tenant = 0;
+    for (size_t i = 0, start = 0; i < total; ++i) {
+      size_t best = inputs.size();
+      for (size_t k = 0; k < cur.size(); ++k) {
+        if (cur[k]->done()) continue;
+        if (best == inputs.size()) {
+          best = k;
+          continue;
+        }
+        for (size_t key = 0; key < 4; ++key) {
+          if (cur[k]->at(key) != cur[best]->at(key)) {
+            if (cur[k]->at(key) < cur[best]->at(key)) best = k;
+            break;
+          }
+        }
+      }
+      if (best == inputs.size()) return Status::Internal("merge inputs ran out of rows");
+      const int64_t tenant = cur[best]->at(0);
+      if (i > 0 && (i - start == kGranuleRows ||
+                    (i - start >= kMinGranuleRows && tenant != prev_tenant))) {
+        part->gstart_.push_back(static_cast<uint32_t>(i));
+        start = i;
+        if (!keep_going()) return aborted;
+      }
+      prev_tenant = tenant;
+      from[i] = static_cast<uint8_t>(best);
+      RETURN_IF_ERROR(cur[best]->Advance());
+    }
+    if (total > 0) part->gstart_.push_back(static_cast<uint32_t>(total));
+  }
+  const size_t ngran = part->granules();
+  part->user_bloom_.assign(ngran, {});
+
+  // Pass 2: column after column, granule after granule.
+  const std::string data_path = path + ".data.tmp";
+  std::unique_ptr<FrameSink> sink;
+  if (env == nullptr) {
+    sink = std::make_unique<FrameSink>(&part->data_);
+  } else {
+    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env->NewWritableFile(data_path));
+    sink = std::make_unique<FrameSink>(std::move(f));
+  }
+  auto fail = [&](Status s) {
+    sink->Close().IgnoreError();
+    if (env != nullptr) env->RemoveFile(data_path).IgnoreError();
+    return s;
+  };
+  EncodeBuffers buf;
+  std::vector<int64_t> out(kGranuleRows);
+  for (int c = 0; c < kNumCols; ++c) {
+    std::vector<std::unique_ptr<PartCursor>> cur;
+    for (const auto& in : inputs) {
+      cur.push_back(std::make_unique<PartCursor>(in.get(), std::vector<Col>{static_cast<Col>(c)}));
+      Status s = cur.back()->Start();
+      if (!s.ok()) return fail(s);
+    }
+    Column& col = part->cols_[c];
+    col.g.resize(ngran);
+    size_t row = 0;
+    for (size_t g = 0; g < ngran; ++g) {
+      const size_t n = part->granule_rows(g);
+      for (size_t i = 0; i < n; ++i, ++row) {
+        PartCursor& k = *cur[from[row]];
+        out[i] = k.at(0);
+        Status s = k.Advance();
+        if (!s.ok()) return fail(s);
+      }
+      // EncodeGranule sets the offset from the buffer; in a file, the flushed bytes precede it.
+      const uint64_t offset = sink->size();
+      EncodeGranule(out.data(), n, &buf, &col.g[g], sink->buffer());
+      col.g[g].offset = offset;
+      if (c == kUser) part->BuildUserBloom(g, out.data());
+      col.min = g == 0 ? col.g[g].zmin : std::min(col.min, col.g[g].zmin);
+      col.max = g == 0 ? col.g[g].zmax : std::max(col.max, col.g[g].zmax);
+      Status s = sink->Flush(/*force=*/false);
+      if (!s.ok()) return fail(s);
+      if (!keep_going()) return fail(aborted);
+    }
+    col.file_min = col.min;
+    col.file_max = col.max;
+  }
+  if (env == nullptr) {
+    part->data_.shrink_to_fit();
+    return std::shared_ptr<const SealedChunk>(std::move(part));
+  }
+  Status s = sink->Flush(/*force=*/true);
+  if (s.ok()) s = sink->Close();
+  if (!s.ok()) return fail(s);
+  const std::string header = part->EncodeHeader(sink->size());
+  const std::string meta = part->EncodeMeta(*dicts);
+  s = WritePartFile(env, path, header, data_path, sink->size(), meta,
+                    EncodeFooter(header, meta, sink->crc()));
+  env->RemoveFile(data_path).IgnoreError();
+  RETURN_IF_ERROR(s);
+  // Read back as any part on disk: only its metadata stays in memory.
+  return OpenFile(env, path, dicts, /*verify_data=*/false);
+}
+
+}  // namespace tokenaudit::query

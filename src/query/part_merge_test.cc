@@ -1,0 +1,238 @@
+// Merging sealed chunks into larger parts (doc/query_engine.md, "Merging"): answers stay exactly
+// those of the unmerged chunks, merged parts keep the sorted layout, and an interrupted merge
+// (output renamed into place, inputs not yet removed) counts no record twice after a restart.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "src/query/usage_query.h"
+#include "src/query/usage_store.h"
+
+namespace tokenaudit::query {
+namespace {
+
+UsageRecord Rec(int i) {
+  UsageRecord r;
+  r.tenant = "t" + std::to_string(i % 3);
+  r.user = "u_" + std::to_string((i * 7919) % 389);
+  r.model = "model-" + std::to_string(i % 5);
+  r.workflow = i % 7 == 0 ? "" : "wf-" + std::to_string(i % 4);
+  r.status = i % 11 == 0 ? "error" : "success";
+  r.time_us = 1'796'083'200'000'000 + static_cast<int64_t>(i) * 1'000'000;
+  r.duration_ms = 100 + i % 1000;
+  r.input_width = 100 + i % 3000;
+  r.input_height = 200 + i % 2000;
+  r.estimated_tokens_milli = *r.input_width * *r.input_height;
+  r.cost_micros = i % 100;
+  return r;
+}
+
+void AddRecords(UsageStore* store, int n, const std::vector<bool>& skip) {
+  std::vector<Row> rows;
+  for (int i = 0; i < n; ++i) {
+    if (static_cast<size_t>(i) < skip.size() && skip[i]) continue;
+    rows.push_back(store->MakeRow(Rec(i), i));
+  }
+  store->Add(rows);
+}
+
+// Every exact measure of a few queries (a user's days, a time range by model and status, all
+// rows by workflow and resolution), as text.
+std::string Answers(const UsageStore& store) {
+  std::vector<UsageQuery> qs(3);
+  qs[0].group_by = {Dim::kTime};
+  qs[0].window = [](int64_t t) {
+    const int64_t day = 86'400'000'000;
+    return UsageQuery::Window{t / day * day, t / day * day + day};
+  };
+  qs[0].filters = {{Dim::kUser, {"u_17"}}};
+  qs[0].from_us = 1'796'083'200'000'000 + 20'000'000'000;
+  qs[0].to_us = *qs[0].from_us + 200'000'000'000;
+  qs[1].group_by = {Dim::kModel, Dim::kStatus};
+  qs[1].from_us = 1'796'083'200'000'000 + 50'000'000'000;
+  qs[1].to_us = *qs[1].from_us + 100'000'000'000;
+  qs[2].group_by = {Dim::kWorkflow, Dim::kResolution};
+  std::string out;
+  for (const UsageQuery& q : qs) {
+    auto a = RunUsageQuery(store, q);
+    EXPECT_TRUE(a.ok()) << a.status();
+    if (!a.ok()) return "";
+    for (const GroupRow& g : a->groups) {
+      for (const std::string& k : g.keys) out += k + "/";
+      out += ":" + std::to_string(g.count) + "," + std::to_string(g.tokens_milli) + "," +
+             std::to_string(g.gflops_milli) + "," + std::to_string(g.cost_micros) + "," +
+             std::to_string(g.distinct_users) + "," + std::to_string(g.duration_count) + "," +
+             std::to_string(g.duration_min) + "," + std::to_string(g.duration_max) + "," +
+             std::to_string(g.duration_p50) + "," + std::to_string(g.duration_p95) + "," +
+             std::to_string(g.duration_p99) + "," + std::to_string(g.duration_avg()) + ";";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> Files(Env* env, const std::string& dir) {
+  auto names = env->GetChildren(dir);
+  EXPECT_TRUE(names.ok());
+  std::sort(names->begin(), names->end());
+  return *names;
+}
+
+// Rows of every sealed part are sorted by (tenant, user, time, model) and its granules hold at
+// most kGranuleRows rows.
+void ExpectSortedParts(const UsageStore& store) {
+  DecodeScratch scratch;
+  for (const auto& part : store.Snap().sealed) {
+    std::array<std::vector<int64_t>, 4> k;
+    const Col cols[4] = {kTenant, kUser, kTime, kModel};
+    for (int j = 0; j < 4; ++j) {
+      k[j].resize(part->rows());
+      ASSERT_TRUE(part->Decode(cols[j], k[j].data(), &scratch).ok());
+    }
+    for (size_t i = 1; i < part->rows(); ++i) {
+      const auto a = std::tie(k[0][i - 1], k[1][i - 1], k[2][i - 1], k[3][i - 1]);
+      const auto b = std::tie(k[0][i], k[1][i], k[2][i], k[3][i]);
+      ASSERT_LE(a, b) << "row " << i;
+    }
+    for (size_t g = 0; g < part->granules(); ++g) ASSERT_LE(part->granule_rows(g), kGranuleRows);
+  }
+}
+
+TEST(PartMergeTest, MergedPartsAnswerExactlyAsTheChunksTheyReplace) {
+  constexpr int kRecords = 5 * 65'536 + 3'000;  // five chunks and a tail
+  UsageStore unmerged(MergePolicy{.enabled = false});
+  AddRecords(&unmerged, kRecords, {});
+  unmerged.WaitSealed();
+  ASSERT_EQ(unmerged.GetStats().sealed_chunks, 5u);
+  const std::string expected = Answers(unmerged);
+
+  // Fan-in 2: chunks 1+2 and 3+4 make two parts of level 1, those one part of level 2; chunk 5
+  // waits for a partner.
+  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 2};
+  UsageStore in_memory(pairs);
+  AddRecords(&in_memory, kRecords, {});
+  in_memory.WaitMerged();
+  EXPECT_EQ(in_memory.GetStats().merges, 3u);
+  EXPECT_EQ(in_memory.GetStats().sealed_chunks, 2u);
+  EXPECT_EQ(in_memory.GetStats().merged_rows, 8u * 65'536);
+  EXPECT_EQ(in_memory.rows(), static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(Answers(in_memory), expected);
+  ExpectSortedParts(in_memory);
+
+  auto env = NewMemEnv();
+  UsageStore on_disk(pairs);
+  std::vector<bool> loaded;
+  size_t discarded = 0;
+  ASSERT_TRUE(on_disk.Open(env.get(), "/cols", &loaded, &discarded).ok());
+  AddRecords(&on_disk, kRecords, {});
+  on_disk.WaitMerged();
+  EXPECT_EQ(on_disk.GetStats().merges, 3u);
+  EXPECT_EQ(on_disk.GetStats().sealed_on_disk, 2u);
+  EXPECT_EQ(on_disk.GetStats().merge_failures, 0u);
+  EXPECT_EQ(Answers(on_disk), expected);
+  ExpectSortedParts(on_disk);
+  // The merged part's file and chunk 5's; the inputs' files are gone.
+  EXPECT_EQ(Files(env.get(), "/cols"),
+            (std::vector<std::string>{"0-262143-262144.tac", "262144-327679.tac"}));
+
+  // Reopened from the files by a process with other dictionary codes.
+  UsageStore reopened;
+  for (int i = 9; i >= 0; --i) reopened.MakeRow(Rec(i), 0);
+  loaded.clear();
+  ASSERT_TRUE(reopened.Open(env.get(), "/cols", &loaded, &discarded).ok());
+  EXPECT_EQ(discarded, 0u);
+  EXPECT_EQ(std::count(loaded.begin(), loaded.end(), true), 5 * 65'536);
+  AddRecords(&reopened, kRecords, loaded);
+  EXPECT_EQ(reopened.rows(), static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(Answers(reopened), expected);
+}
+
+TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
+  constexpr int kRecords = 140'000;  // two chunks and a tail
+  auto env = NewMemEnv();
+  std::vector<bool> loaded;
+  size_t discarded = 0;
+  std::string expected;
+  {
+    UsageStore store(MergePolicy{.enabled = false});
+    ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
+    AddRecords(&store, kRecords, {});
+    store.WaitSealed();
+    expected = Answers(store);
+  }
+  const std::vector<std::string> inputs = Files(env.get(), "/cols");
+  ASSERT_EQ(inputs.size(), 2u);
+  std::map<std::string, std::string> saved;
+  for (const std::string& name : inputs) {
+    auto data = ReadFileToString(env.get(), "/cols/" + name);
+    ASSERT_TRUE(data.ok());
+    saved[name] = *data;
+  }
+  {
+    // Merges the two chunks it loads; a query that took its snapshot before still reads them
+    // after their files are removed.
+    UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2});
+    loaded.clear();
+    ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
+    UsageStore::Snapshot before = store.Snap();
+    AddRecords(&store, kRecords, loaded);
+    store.WaitMerged();
+    EXPECT_EQ(store.GetStats().merges, 1u);
+    EXPECT_EQ(Answers(store), expected);
+    DecodeScratch scratch;
+    std::vector<int64_t> seqs(65'536);
+    for (const auto& part : before.sealed) {
+      EXPECT_TRUE(part->Decode(kSeq, seqs.data(), &scratch).ok());
+    }
+  }
+  const std::vector<std::string> merged = Files(env.get(), "/cols");
+  ASSERT_EQ(merged, (std::vector<std::string>{"0-131071-131072.tac"}));
+
+  // A crash after the merged part was renamed into place, before its inputs were removed: all
+  // three files are there (and the temporary files of another merge that did not finish).
+  for (const auto& [name, data] : saved) {
+    ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/" + name, data).ok());
+  }
+  ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/9-10-2.tac.tmp", "partial").ok());
+  ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/9-10-2.tac.data.tmp", "frames").ok());
+  {
+    UsageStore store;
+    loaded.clear();
+    ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
+    EXPECT_EQ(discarded, 0u);
+    EXPECT_EQ(store.GetStats().covered_files, 2u);
+    EXPECT_EQ(store.GetStats().sealed_chunks, 1u);
+    EXPECT_EQ(std::count(loaded.begin(), loaded.end(), true), 131'072);
+    AddRecords(&store, kRecords, loaded);
+    EXPECT_EQ(store.rows(), static_cast<uint64_t>(kRecords));
+    EXPECT_EQ(Answers(store), expected);
+  }
+  EXPECT_EQ(Files(env.get(), "/cols"), merged);
+
+  // The same crash, but the merged part was damaged since: it goes, its inputs load.
+  for (const auto& [name, data] : saved) {
+    ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/" + name, data).ok());
+  }
+  auto part = ReadFileToString(env.get(), "/cols/" + merged[0]);
+  ASSERT_TRUE(part.ok());
+  std::string bad = *part;
+  bad[bad.size() / 3] ^= 0x40;
+  ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/" + merged[0], bad).ok());
+  {
+    UsageStore store(MergePolicy{.enabled = false});
+    loaded.clear();
+    ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
+    EXPECT_EQ(discarded, 1u);
+    EXPECT_EQ(store.GetStats().covered_files, 0u);
+    EXPECT_EQ(store.GetStats().sealed_chunks, 2u);
+    AddRecords(&store, kRecords, loaded);
+    EXPECT_EQ(store.rows(), static_cast<uint64_t>(kRecords));
+    EXPECT_EQ(Answers(store), expected);
+  }
+  EXPECT_EQ(Files(env.get(), "/cols"), inputs);
+}
+
+}  // namespace
+}  // namespace tokenaudit::query
