@@ -401,8 +401,9 @@ int Run(int argc, char** argv) {
     char* end = nullptr;
     const double v = std::strtod(argv[i + 1], &end);
     if (end == argv[i + 1] || *end != '\0' || v < 0 || (v == 0 && flag != "--warmup-seconds")) {
-      std::fprintf(stderr, "flag %s: expected a positive number (--warmup-seconds: >= 0), got '%s'\n", flag.c_str(),
-                   argv[i + 1]);
+      std::fprintf(stderr,
+                   "flag %s: expected a positive number (--warmup-seconds: >= 0), got '%s'\n",
+                   flag.c_str(), argv[i + 1]);
       return 2;
     }
     if (flag == "--rate") rate = static_cast<int>(v);
