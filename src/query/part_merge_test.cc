@@ -16,7 +16,7 @@ namespace {
 UsageRecord Rec(int i) {
   UsageRecord r;
   r.tenant = "t" + std::to_string(i % 3);
-  r.user = "u_" + std::to_string((i * 7919) % 389);
+  r.user = "u_" + std::to_string((static_cast<int64_t>(i) * 7919) % 389);
   r.model = "model-" + std::to_string(i % 5);
   r.workflow = i % 7 == 0 ? "" : "wf-" + std::to_string(i % 4);
   r.status = i % 11 == 0 ? "error" : "success";
