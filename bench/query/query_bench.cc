@@ -4,6 +4,8 @@
 //
 //   query_bench --meta META --ta URL --ta-key KEY --ch URL --sqlite FILE [--runs R]
 //               [--queries q1,q2,...] [--systems tokenaudit,clickhouse,...] [--repeat Q:SECONDS]
+//               [--answers FILE]
+//   query_bench --meta META --check FILE,FILE,...
 //
 // For each query, each system runs it R times back to back: the first run is reported on its
 // own, the others as median and minimum ("warm"). HTTP times are wall-clock from sending the
@@ -14,6 +16,12 @@
 //
 // Output: one block per query, lines `RESULT {json}` per (query, system), `CHECK` lines.
 // `--repeat q4:15` only runs that query on tokenaudit, back to back for 15 s (for profiling).
+//
+// The systems can be timed in separate runs (run_query_bench.sh's phases: one engine's data on
+// disk at a time): `--answers FILE` writes each (query, system)'s last answer to FILE, and
+// `--check` reads such files (no server needed) and prints the same CHECK lines against SQLite's
+// answers, plus a `ROWS` line per system comparing Q1's totals (count, tokens, GFLOPs, cost over
+// all models) with the generator's sums in META.
 
 #include <curl/curl.h>
 #include <sqlite3.h>
@@ -48,6 +56,8 @@ struct Options {
                                       "clickhouse_exact", "sqlite"};
   std::string repeat_query;
   int repeat_n = 0;
+  std::string answers_out;
+  std::vector<std::string> check_files;
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -55,7 +65,8 @@ struct Options {
   std::fprintf(stderr,
                "usage: query_bench --meta FILE --ta URL --ta-key KEY --ch URL --sqlite FILE\n"
                "         [--runs R] [--user-rank N] [--queries q1,...] [--systems a,b,...]\n"
-               "         [--repeat qN:SECONDS]\n");
+               "         [--repeat qN:SECONDS] [--answers FILE]\n"
+               "       query_bench --meta FILE --check ANSWERS,ANSWERS,...\n");
   std::exit(2);
 }
 
@@ -92,7 +103,9 @@ Options ParseOptions(int argc, char** argv) {
       if (parts.size() != 2) Usage("--repeat qN:SECONDS");
       o.repeat_query = parts[0];
       o.repeat_n = std::atoi(parts[1].c_str());
-    } else Usage("unknown option");
+    } else if (a == "--answers") o.answers_out = next();
+    else if (a == "--check") o.check_files = Split(next(), ',');
+    else Usage("unknown option");
   }
   if (o.meta.empty() || o.runs < 1) Usage("--meta is required, --runs >= 1");
   return o;
@@ -395,6 +408,142 @@ struct Timing {
   Table answer;
 };
 
+// (query id -> system -> timing and answer)
+using Answers = std::map<std::string, std::map<std::string, Timing>>;
+
+// Prints the CHECK lines of one query (every system against SQLite's answer); returns the
+// number of mismatches (an approximate ClickHouse quantile off by more than the bound is not one).
+// `later`: the answers are saved for a --check run, so a missing reference is not worth a line.
+int CheckQuery(const Query& q, const std::map<std::string, Timing>& results, bool later) {
+  auto ref = results.find("sqlite");
+  if (ref == results.end() || !ref->second.ok) {
+    if (!later) std::printf("CHECK %s: no SQLite reference in this run\n", q.id.c_str());
+    return 0;
+  }
+  int mismatches = 0;
+  for (const auto& [sys, t] : results) {
+    if (sys == "sqlite") continue;
+    if (!t.ok) {
+      std::printf("CHECK %s %s: ERROR (no answer)\n", q.id.c_str(), sys.c_str());
+      ++mismatches;
+      continue;
+    }
+    double qerr = 0;
+    const std::string diff = Compare(q, t.answer, ref->second.answer, &qerr);
+    const bool approximate = sys == "clickhouse" || sys == "clickhouse_1thread";
+    const bool has_quantile =
+        std::find(q.kinds.begin(), q.kinds.end(), Kind::kQuantile) != q.kinds.end();
+    std::string verdict = diff.empty() ? "MATCH" : "MISMATCH (" + diff + ")";
+    if (has_quantile && approximate && !diff.empty()) {
+      verdict = "approximate quantile() differs from exact (" + diff + ")";
+    } else if (!diff.empty()) {
+      ++mismatches;
+    }
+    std::printf("CHECK %s %s vs sqlite: %s; %zu rows", q.id.c_str(), sys.c_str(), verdict.c_str(),
+                t.answer.size());
+    if (has_quantile) std::printf("; max relative p95 deviation %.4f%%", 100 * qerr);
+    std::printf("\n");
+  }
+  return mismatches;
+}
+
+// Answers file: per (query, system) a line `answer QUERY SYSTEM ok|error ROWS`, then ROWS lines
+// of tab-separated cells (no cell holds a tab or a newline: keys, numbers, times).
+void WriteAnswers(const std::string& path, const Answers& answers) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "query_bench: cannot create %s\n", path.c_str());
+    std::exit(1);
+  }
+  for (const auto& [query, by_system] : answers) {
+    for (const auto& [sys, t] : by_system) {
+      std::fprintf(f, "answer %s %s %s %zu\n", query.c_str(), sys.c_str(), t.ok ? "ok" : "error",
+                   t.answer.size());
+      for (const auto& row : t.answer) {
+        for (size_t c = 0; c < row.size(); ++c) {
+          std::fprintf(f, "%s%s", c ? "\t" : "", row[c].c_str());
+        }
+        std::fputc('\n', f);
+      }
+    }
+  }
+  if (std::fclose(f) != 0) {
+    std::fprintf(stderr, "query_bench: cannot write %s\n", path.c_str());
+    std::exit(1);
+  }
+}
+
+bool ReadAnswers(const std::string& path, Answers* answers) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream head(line);
+    std::string word, query, sys, status;
+    size_t rows = 0;
+    if (!(head >> word >> query >> sys >> status >> rows) || word != "answer") return false;
+    Timing& t = (*answers)[query][sys];
+    t.ok = status == "ok";
+    t.answer.clear();
+    for (size_t r = 0; r < rows; ++r) {
+      if (!std::getline(in, line)) return false;
+      t.answer.push_back(Split(line, '\t'));
+    }
+  }
+  return true;
+}
+
+// Q1's totals over all models (count, tokens, GFLOPs, cost) against the generator's sums: every
+// system holds the records the generator made, not just answers that agree with each other.
+int CheckRows(const std::map<std::string, std::string>& meta, const Answers& answers) {
+  auto q1 = answers.find("q1");
+  if (q1 == answers.end()) return 0;
+  if (!meta.count("sum_tokens_milli")) {
+    std::printf("ROWS: META has no sums (written by an older query_datagen): not checked\n");
+    return 0;
+  }
+  const int64_t want[4] = {std::atoll(meta.at("records").c_str()),
+                           std::atoll(meta.at("sum_tokens_milli").c_str()),
+                           std::atoll(meta.at("sum_gflops_milli").c_str()),
+                           std::atoll(meta.at("sum_cost_micros").c_str())};
+  int bad = 0;
+  for (const auto& [sys, t] : q1->second) {
+    if (!t.ok) continue;
+    int64_t got[4] = {0, 0, 0, 0};
+    for (const auto& row : t.answer) {
+      for (size_t c = 0; c < 4 && c + 1 < row.size(); ++c) got[c] += std::atoll(row[c + 1].c_str());
+    }
+    const bool same = std::equal(got, got + 4, want);
+    bad += same ? 0 : 1;
+    std::printf("ROWS %s: Q1 totals count %lld, tokens_milli %lld, gflops_milli %lld, "
+                "cost_micros %lld: %s\n",
+                sys.c_str(), static_cast<long long>(got[0]), static_cast<long long>(got[1]),
+                static_cast<long long>(got[2]), static_cast<long long>(got[3]),
+                same ? "MATCH the generator's" : "MISMATCH with the generator's");
+  }
+  return bad;
+}
+
+int Check(const Options& o, const std::map<std::string, std::string>& meta,
+          const std::vector<Query>& queries) {
+  Answers answers;
+  for (const std::string& f : o.check_files) {
+    if (!ReadAnswers(f, &answers)) {
+      std::fprintf(stderr, "query_bench: cannot read answers from %s\n", f.c_str());
+      return 2;
+    }
+  }
+  int mismatches = 0;
+  for (const Query& q : queries) {
+    auto it = answers.find(q.id);
+    if (it != answers.end()) mismatches += CheckQuery(q, it->second, false);
+  }
+  mismatches += CheckRows(meta, answers);
+  std::printf("\nanswers: %s\n",
+              mismatches ? "MISMATCHES (see CHECK and ROWS lines)" : "all checked answers match");
+  return mismatches ? 3 : 0;
+}
+
 int Run(const Options& o) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const auto meta = ReadMeta(o.meta);
@@ -402,6 +551,7 @@ int Run(const Options& o) {
   ta_http.SetBearer(o.ta_key);
   std::unique_ptr<SqliteDb> sqlite;
   const std::vector<Query> queries = MakeQueries(meta, o.user_rank, &ta_http);
+  if (!o.check_files.empty()) return Check(o, meta, queries);
 
   if (!o.repeat_query.empty()) {
     for (const Query& q : queries) {
@@ -427,6 +577,7 @@ int Run(const Options& o) {
     return std::find(list.begin(), list.end(), x) != list.end();
   };
   int mismatches = 0;
+  Answers all;
   for (const Query& q : queries) {
     if (!wanted(o.queries, q.id)) continue;
     std::printf("\n== %s: %s   (load %s)\n", q.id.c_str(), q.title.c_str(), LoadAvg().c_str());
@@ -495,30 +646,10 @@ int Run(const Options& o) {
       results[sys] = std::move(t);
     }
     // Answers: SQLite (exact) is the reference.
-    auto ref = results.find("sqlite");
-    if (ref == results.end() || !ref->second.ok) {
-      std::printf("CHECK %s: no SQLite reference in this run\n", q.id.c_str());
-      continue;
-    }
-    for (const auto& [sys, t] : results) {
-      if (sys == "sqlite" || !t.ok) continue;
-      double qerr = 0;
-      const std::string diff = Compare(q, t.answer, ref->second.answer, &qerr);
-      const bool approximate = sys == "clickhouse" || sys == "clickhouse_1thread";
-      const bool has_quantile =
-          std::find(q.kinds.begin(), q.kinds.end(), Kind::kQuantile) != q.kinds.end();
-      std::string verdict = diff.empty() ? "MATCH" : "MISMATCH (" + diff + ")";
-      if (has_quantile && approximate && !diff.empty()) {
-        verdict = "approximate quantile() differs from exact (" + diff + ")";
-      } else if (!diff.empty()) {
-        ++mismatches;
-      }
-      std::printf("CHECK %s %s vs sqlite: %s; %zu rows", q.id.c_str(), sys.c_str(),
-                  verdict.c_str(), t.answer.size());
-      if (has_quantile) std::printf("; max relative p95 deviation %.4f%%", 100 * qerr);
-      std::printf("\n");
-    }
+    mismatches += CheckQuery(q, results, !o.answers_out.empty());
+    all[q.id] = std::move(results);
   }
+  if (!o.answers_out.empty()) WriteAnswers(o.answers_out, all);
   std::printf("\nanswers: %s\n", mismatches ? "MISMATCHES (see CHECK lines)" : "all checked answers match");
   return mismatches ? 3 : 0;
 }

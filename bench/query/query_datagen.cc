@@ -6,7 +6,11 @@
 //                      speed; the bytes on disk are the same);
 //   --ch-tsv FILE      TabSeparated rows for ClickHouse (timestamp as 'YYYY-MM-DD hh:mm:ss' UTC);
 //   --sqlite-tsv FILE  the same rows for SQLite's `.import` (timestamp as unix microseconds).
-//   --meta FILE        key=value facts the query runner needs (time range, users by Zipf rank).
+//                      FILE `-` is standard output: the benchmark streams the rows into the
+//                      peer's loader (`--ch-tsv - | curl ... INSERT`) instead of keeping files.
+//   --meta FILE        key=value facts the query runner needs (time range, users by Zipf rank)
+//                      and the records' count and column sums (sum_tokens_milli, ...), which
+//                      run_query_bench.sh compares with each peer's loaded table.
 //   --end-unix S       shift every record's time so that the span ends at unix second S instead
 //                      of 2026-12-01T00:00:00Z (e.g. now: a dashboard's "last N days" holds them);
 //   --user-pseudonym RANK=PSEUDONYM
@@ -88,12 +92,13 @@ Options ParseOptions(int argc, char** argv) {
   return o;
 }
 
-// A buffered output file; aborts the run on a write error (a benchmark, not a service).
+// A buffered output file (`-`: standard output); aborts the run on a write error (a benchmark,
+// not a service).
 class TsvFile {
  public:
   explicit TsvFile(const std::string& path) : path_(path) {
     if (path.empty()) return;
-    f_ = std::fopen(path.c_str(), "wb");
+    f_ = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
     if (!f_) Die("cannot create");
     buf_.reserve(kFlush + 4096);
   }
@@ -195,6 +200,7 @@ int Run(const Options& o) {
       return 1;
     }
   }
+  if (o.ch_tsv == "-" && o.sqlite_tsv == "-") Usage("only one of the TSV outputs can be `-`");
   TsvFile ch(o.ch_tsv), sq(o.sqlite_tsv);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -202,6 +208,8 @@ int Run(const Options& o) {
   std::vector<std::string_view> views;
   UsageRecord r;
   uint64_t bytes = 0;
+  // Column sums of every record generated: the peers' loaded tables must give the same.
+  int64_t sum_tokens = 0, sum_gflops = 0, sum_cost = 0, sum_duration = 0, sum_pixels = 0;
   for (uint64_t first = 0; first < o.records; first += o.batch) {
     const uint64_t n = std::min<uint64_t>(o.batch, o.records - first);
     encoded.resize(n);
@@ -212,6 +220,11 @@ int Run(const Options& o) {
         *r.start_time_us += o.shift_us;
       }
       if (o.renamed_rank && r.user == renamed_from) r.user = o.renamed_to;
+      sum_tokens += *r.estimated_tokens_milli;
+      sum_gflops += *r.gflops_milli;
+      sum_cost += *r.cost_micros;
+      sum_duration += *r.duration_ms;
+      sum_pixels += *r.input_width * *r.input_height;
       if (first + k < 1000) {  // the shape must be what ingest would accept
         record::FieldError err;
         if (!record::Validate(r, &err)) {
@@ -265,6 +278,11 @@ int Run(const Options& o) {
     std::string& m = meta.buf();
     m += "records=" + std::to_string(o.records) + "\n";
     m += "seed=" + std::to_string(o.seed) + "\n";
+    m += "sum_tokens_milli=" + std::to_string(sum_tokens) + "\n";
+    m += "sum_gflops_milli=" + std::to_string(sum_gflops) + "\n";
+    m += "sum_cost_micros=" + std::to_string(sum_cost) + "\n";
+    m += "sum_duration_ms=" + std::to_string(sum_duration) + "\n";
+    m += "sum_pixels=" + std::to_string(sum_pixels) + "\n";
     const int64_t shift_s = o.shift_us / 1'000'000;
     m += "from_unix=" + std::to_string(kBaseUnixSeconds + shift_s) + "\n";
     m += "to_unix=" + std::to_string(kBaseUnixSeconds + int64_t{kSpanDays} * 86400 + shift_s) +
