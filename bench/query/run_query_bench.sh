@@ -119,7 +119,7 @@ phase_done() {
   esac
 }
 will_run() { listed "$1" "$PHASES" && { [[ "$REUSE" != 1 ]] || listed "$1" "$FORCE" || ! phase_done "$1"; }; }
-size_of() { { du -sb "$@" 2>/dev/null || true; } | awk '{ s += $1 } END { print s + 0 }'; }
+size_of() { { du -sb "$@" 2>/dev/null || true; } | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 # ---- disk --------------------------------------------------------------------------------------
 # Bytes per record, measured at 10M (peaks at 1M): the log 754 (+ 34 of columns/ written by the
