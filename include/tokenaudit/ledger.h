@@ -31,6 +31,7 @@
 
 #include "tokenaudit/env.h"
 #include "tokenaudit/merkle.h"
+#include "tokenaudit/record_batch.h"
 #include "tokenaudit/result.h"
 #include "tokenaudit/status.h"
 
@@ -143,6 +144,9 @@ class Ledger {
   // blocking methods. If the records are refused up front, `done` runs before AppendAsync returns.
   virtual void AppendAsync(std::vector<std::string> records, RecordType type,
                            AppendCallback done) = 0;
+  // The same for records packed in a RecordBatch, which the writer completes and writes in place
+  // (no per-record allocation or copy). The batch is owned by the ledger until `done` has run.
+  virtual void AppendAsync(RecordBatch records, RecordType type, AppendCallback done) = 0;
 
   // Reads the record at `seq` back from the log, re-checking its frame. NotFound if seq >= Size();
   // Corruption if the frame no longer verifies; IOError if it cannot be read.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "src/util/mutex.h"
+#include "src/util/thread_name.h"
 
 namespace tokenaudit::http {
 namespace {
@@ -296,7 +297,10 @@ void ServerImpl::Accept() {
 void ServerImpl::Run() {
   Accept();
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      SetCurrentThreadName("ta-http-io");
+      ioc_.run();
+    });
   }
 }
 

@@ -95,14 +95,15 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
   std::vector<uint32_t> candidates;
   std::vector<DedupIndex::Key> keys;
   std::vector<query::Row> usage_rows;
-  std::vector<std::string> payloads;
+  // The canonical records, encoded straight into the buffer the ledger's writer will write.
+  RecordBatch payloads;
   if (*format == record::BodyFormat::kNdjson) {
     const size_t lines = std::min<size_t>(options_.limits.max_items, CountLines(req.body));
     call->results.reserve(lines);
     candidates.reserve(lines);
     keys.reserve(lines);
     usage_rows.reserve(lines);
-    payloads.reserve(lines);
+    payloads.Reserve(lines, req.body.size());
   }
   record::ParsedBody body = record::ParseBodyEach(
       req.body, *format, options_.limits, [&](record::ParsedItem& item) {
@@ -111,10 +112,11 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
         record::FieldError& err = item.error;
         bool ok = item.ok && record::Validate(item.record, &err) &&
                   enricher_.Enrich(who, &item.record, &err);
-        std::string payload;
+        size_t payload_size = 0;
         if (ok) {
-          payload = record::EncodeCanonical(item.record);
-          if (payload.size() > options_.max_record_bytes) {
+          char* p = payloads.Begin(record::CanonicalSizeBound(item.record));
+          payload_size = static_cast<size_t>(record::EncodeCanonicalTo(item.record, p) - p);
+          if (payload_size > options_.max_record_bytes) {
             err = {"too_long", "", "the stored record would exceed max_record_bytes"};
             ok = false;
           }
@@ -128,7 +130,7 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
         candidates.push_back(index);
         keys.push_back(DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id));
         usage_rows.push_back(usage_.MakeRow(item.record, 0));
-        payloads.push_back(std::move(payload));
+        payloads.Commit(payload_size);
       });
   if (!body.ok) {
     Rejected(body.error.code)->Add();
@@ -159,6 +161,8 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     };
   });
   // Keep the claimed items' key, row and payload, compacted in place.
+  std::vector<uint32_t> kept_payloads;  // indices into payloads
+  kept_payloads.reserve(claims.size());
   size_t kept = 0;
   for (size_t j = 0; j < claims.size(); ++j) {
     if (claims[j] == DedupIndex::Claim::kDuplicate) {
@@ -178,14 +182,14 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     call->to_append.push_back(candidates[j]);
     keys[kept] = keys[j];
     usage_rows[kept] = usage_rows[j];
-    if (kept != j) payloads[kept] = std::move(payloads[j]);
+    kept_payloads.push_back(static_cast<uint32_t>(j));
     ++kept;
   }
   if (kept > 0) {
     keys.resize(kept);
     usage_rows.resize(kept);
-    payloads.resize(kept);
-    if (!call->batch) call->stored = payloads[0];
+    if (kept != payloads.size()) payloads.Retain(kept_payloads);
+    if (!call->batch) call->stored = std::string(payloads.record(0));
     call->keys = std::move(keys);
     call->usage_rows = std::move(usage_rows);
     call->outstanding.fetch_add(1);

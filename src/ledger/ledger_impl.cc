@@ -7,6 +7,7 @@
 #include "src/log/log_format.h"
 #include "src/log/segment_file.h"
 #include "src/util/random.h"
+#include "src/util/thread_name.h"
 
 namespace tokenaudit {
 
@@ -45,8 +46,14 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const LedgerOptions& options) {
   }
   std::unique_ptr<LedgerImpl> impl(new LedgerImpl(options));
   RETURN_IF_ERROR(impl->Recover());
-  impl->writer_ = std::thread([p = impl.get()] { p->WriterLoop(); });
-  impl->checkpoint_writer_ = std::thread([p = impl.get()] { p->CheckpointFileLoop(); });
+  impl->writer_ = std::thread([p = impl.get()] {
+    SetCurrentThreadName("ta-log-writer");
+    p->WriterLoop();
+  });
+  impl->checkpoint_writer_ = std::thread([p = impl.get()] {
+    SetCurrentThreadName("ta-checkpoints");
+    p->CheckpointFileLoop();
+  });
   return std::unique_ptr<Ledger>(std::move(impl));
 }
 
@@ -157,6 +164,25 @@ void LedgerImpl::AppendAsync(std::vector<std::string> records, RecordType type,
       r->leaves.push_back(merkle::HashLeaf(rec));
       r->bytes += rec.size() + log::kFrameHeaderSize;
     }
+    MutexLock l(&mu_);
+    s = Enqueue(r.get());
+  }
+  if (!s.ok()) {
+    r->done(s, 0);
+    return;
+  }
+  r.release();  // owned by the queue; the writer deletes it after `done`
+}
+
+void LedgerImpl::AppendAsync(RecordBatch records, RecordType type, AppendCallback done) {
+  auto r = std::make_unique<Request>();
+  r->type = type;
+  r->framed = std::move(records);
+  r->done = std::move(done);
+  Status s = ValidateRequest(*r);
+  if (s.ok()) {
+    r->leaves = std::move(r->framed.leaves());  // hashed by RecordBatch::Commit
+    r->bytes = r->framed.frame_bytes();
     MutexLock l(&mu_);
     s = Enqueue(r.get());
   }
@@ -312,23 +338,65 @@ Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
   const uint64_t start_seq = next_seq_;
   uint64_t seq = next_seq_;
   const uint64_t limit = options_.segment_bytes;
-  // Encodes one frame, first sealing the segment and starting a new one if it is full.
-  auto add = [&](RecordType type, std::string_view payload) -> Status {
-    uint64_t frame = log::kFrameHeaderSize + payload.size();
-    if (segment_size_ + buf_.size() + frame > limit &&
-        segment_size_ + buf_.size() > log::kSegmentHeaderSize) {
-      if (!buf_.empty()) {
-        RETURN_IF_ERROR(segment_->Append(buf_));
-        stat_bytes_.fetch_add(buf_.size(), std::memory_order_relaxed);
-        buf_.clear();
-      }
+  // Bytes of this batch appended to the current segment so far (segment_size_ excludes them).
+  uint64_t written = 0;
+  // Frames of a RecordBatch request completed in place and not yet appended: they follow buf_.
+  const char* slice = nullptr;
+  size_t slice_size = 0;
+  auto append = [&](std::string_view data) -> Status {
+    RETURN_IF_ERROR(segment_->Append(data));
+    written += data.size();
+    stat_bytes_.fetch_add(data.size(), std::memory_order_relaxed);
+    return Status::OK();
+  };
+  // Appends what is pending, buf_ first.
+  auto flush = [&]() -> Status {
+    if (!buf_.empty()) {
+      RETURN_IF_ERROR(append(buf_));
+      buf_.clear();
+    }
+    if (slice_size > 0) {
+      RETURN_IF_ERROR(append(std::string_view(slice, slice_size)));
+      slice += slice_size;
+      slice_size = 0;
+    }
+    return Status::OK();
+  };
+  // Makes room for a frame of `frame` bytes, first sealing the segment and starting a new one if
+  // it is full; records where the frame starts.
+  auto room = [&](uint64_t frame) -> Status {
+    const uint64_t at = segment_size_ + written + buf_.size() + slice_size;
+    if (at + frame > limit && at > log::kSegmentHeaderSize) {
+      RETURN_IF_ERROR(flush());
       RETURN_IF_ERROR(SyncSegment());  // seal: durable before the next segment exists
       RETURN_IF_ERROR(RollSegment(seq));
+      written = 0;
     }
-    batch_offsets_.push_back(static_cast<uint32_t>(segment_size_ + buf_.size()));
+    batch_offsets_.push_back(
+        static_cast<uint32_t>(segment_size_ + written + buf_.size() + slice_size));
+    return Status::OK();
+  };
+  auto add = [&](RecordType type, std::string_view payload) -> Status {
+    if (slice_size > 0) RETURN_IF_ERROR(flush());  // buf_ must not pass a pending slice
+    RETURN_IF_ERROR(room(log::kFrameHeaderSize + payload.size()));
     log::EncodeFrame(salt_crc_, seq, static_cast<uint8_t>(type), payload, &buf_);
     ++seq;
     return Status::OK();
+  };
+  // A RecordBatch: each frame's header is completed in place and the frames are appended as
+  // they are in the producer's buffer.
+  auto add_framed = [&](Request* r) -> Status {
+    RecordBatch& b = r->framed;
+    slice = b.data();
+    for (size_t i = 0; i < b.size(); ++i) {
+      const size_t frame = b.frame_size(i);
+      RETURN_IF_ERROR(room(frame));
+      if (slice_size == 0) slice = b.data() + b.frame_offset(i);  // after a roll
+      log::CompleteFrameHeader(salt_crc_, seq, static_cast<uint8_t>(r->type), b.mutable_frame(i));
+      slice_size += frame;
+      ++seq;
+    }
+    return flush();
   };
   Status s;
   for (const auto& sys : pending_system_) {
@@ -338,13 +406,14 @@ Status LedgerImpl::WriteBatch(const std::vector<Request*>& batch) {
   for (Request* r : batch) {
     if (!s.ok()) break;
     r->first_seq = seq;
-    for (size_t i = 0; i < r->count() && s.ok(); ++i) s = add(r->type, r->record(i));
+    if (!r->framed.empty()) {
+      s = add_framed(r);
+    } else {
+      for (size_t i = 0; i < r->count() && s.ok(); ++i) s = add(r->type, r->record(i));
+    }
     batch_leaves_.insert(batch_leaves_.end(), r->leaves.begin(), r->leaves.end());
   }
-  if (s.ok() && !buf_.empty()) {
-    s = segment_->Append(buf_);
-    if (s.ok()) stat_bytes_.fetch_add(buf_.size(), std::memory_order_relaxed);
-  }
+  if (s.ok()) s = flush();
   if (s.ok() && options_.durability == Durability::kSync) s = SyncSegment();
   if (!s.ok()) {
     Latch(s);

@@ -38,6 +38,7 @@ class LedgerImpl final : public Ledger {
                                RecordType type) override;
   void AppendAsync(std::vector<std::string> records, RecordType type,
                    AppendCallback done) override;
+  void AppendAsync(RecordBatch records, RecordType type, AppendCallback done) override;
 
   Status Read(uint64_t seq, std::string* payload, RecordType* type) const override;
   Status Scan(uint64_t from_seq, const ScanVisitor& fn) const override;
@@ -58,6 +59,7 @@ class LedgerImpl final : public Ledger {
   struct Request {
     RecordType type = RecordType::kUsage;
     std::vector<std::string> owned;            // AppendAsync: the records
+    RecordBatch framed;                        // AppendAsync(RecordBatch): written in place
     std::span<const std::string_view> views;   // AppendBatch: borrowed while the caller waits
     std::vector<merkle::Hash> leaves;          // computed on the producer's thread
     uint64_t bytes = 0;
@@ -69,8 +71,12 @@ class LedgerImpl final : public Ledger {
     uint64_t first_seq = 0;
     Checkpoint checkpoint;                     // force_checkpoint result
 
-    size_t count() const { return owned.empty() ? views.size() : owned.size(); }
-    std::string_view record(size_t i) const { return owned.empty() ? views[i] : owned[i]; }
+    size_t count() const {
+      return !framed.empty() ? framed.size() : owned.empty() ? views.size() : owned.size();
+    }
+    std::string_view record(size_t i) const {
+      return !framed.empty() ? framed.record(i) : owned.empty() ? views[i] : owned[i];
+    }
   };
   // Where the frames of one segment are; the index of Read().
   struct SegmentInfo {

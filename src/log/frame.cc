@@ -77,13 +77,17 @@ void EncodeFrame(uint32_t salt_crc, uint64_t seq, uint8_t type, std::string_view
                  std::string* dst) {
   char hdr[kFrameHeaderSize];
   EncodeFixed32(hdr + 4, static_cast<uint32_t>(payload.size()));
+  EncodeFixed32(hdr + 20, crc32c::Mask(crc32c::Value(payload.data(), payload.size())));
+  CompleteFrameHeader(salt_crc, seq, type, hdr);
+  dst->append(hdr, sizeof(hdr));
+  dst->append(payload.data(), payload.size());
+}
+
+void CompleteFrameHeader(uint32_t salt_crc, uint64_t seq, uint8_t type, char* hdr) {
   EncodeFixed64(hdr + 8, seq);
   hdr[16] = static_cast<char>(type);
   hdr[17] = hdr[18] = hdr[19] = 0;
-  EncodeFixed32(hdr + 20, crc32c::Mask(crc32c::Value(payload.data(), payload.size())));
   EncodeFixed32(hdr, crc32c::Mask(crc32c::Extend(salt_crc, hdr + 4, kFrameHeaderSize - 4)));
-  dst->append(hdr, sizeof(hdr));
-  dst->append(payload.data(), payload.size());
 }
 
 std::string_view FrameStatusName(FrameStatus s) {

@@ -34,6 +34,11 @@ uint32_t SaltCrc(uint64_t salt);
 void EncodeFrame(uint32_t salt_crc, uint64_t seq, uint8_t type, std::string_view payload,
                  std::string* dst);
 
+// Completes a frame header built in place (RecordBatch): `hdr` points at kFrameHeaderSize bytes
+// whose length (bytes 4..8) and data CRC (20..24) are already set; writes seq, type, the reserved
+// zeros and the header CRC. The result equals EncodeFrame's header for the same frame.
+void CompleteFrameHeader(uint32_t salt_crc, uint64_t seq, uint8_t type, char* hdr);
+
 // What DecodeFrame found at an offset.
 enum class FrameStatus {
   kOk,           // a whole frame with both CRCs valid

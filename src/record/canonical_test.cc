@@ -171,6 +171,24 @@ TEST(CanonicalTest, AnyParsableRecordRoundTrips) {
   }
 }
 
+TEST(CanonicalTest, EncodingInPlaceWithinTheBoundEqualsEncodeCanonical) {
+  std::mt19937_64 rng(11);
+  std::vector<UsageRecord> records = {UsageRecord(), testing::ExampleRecord()};
+  UsageRecord escapes = testing::ExampleRecord();
+  escapes.workflow = std::string("\x01\x1f\"\\", 4) + "plain" + std::string(1, '\0');
+  records.push_back(escapes);
+  for (int i = 0; i < 5000; ++i) records.push_back(testing::RandomParsableRecord(rng));
+  for (const UsageRecord& r : records) {
+    const size_t bound = CanonicalSizeBound(r);
+    std::string buf(bound + 16, '#');
+    char* end = EncodeCanonicalTo(r, buf.data());
+    ASSERT_LE(static_cast<size_t>(end - buf.data()), bound);
+    EXPECT_EQ(std::string_view(buf.data(), static_cast<size_t>(end - buf.data())),
+              EncodeCanonical(r));
+    EXPECT_EQ(buf.substr(bound), std::string(16, '#'));  // nothing written past the bound
+  }
+}
+
 // A random non-canonical spelling of `r`: shuffled keys, whitespace, escapes, time offsets and
 // sub-microsecond digits, gflops with trailing zeros.
 std::string Respell(const UsageRecord& r, std::mt19937_64& rng) {

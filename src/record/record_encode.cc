@@ -2,8 +2,9 @@
 // are what the ledger hashes into a Merkle leaf, so every choice is fixed and documented in
 // doc/usage_record.md: changing any of them changes every leaf hash.
 //
-// Two passes over the fields: the first sizes the output exactly for strings (escapes included)
-// and generously for numbers, the second writes through a pointer into the one allocation.
+// A sizing pass over the fields, then one writing pass through a pointer into the output. The
+// std::string encoders size strings exactly (a scan each); EncodeCanonicalTo, which writes into a
+// reused RecordBatch buffer, takes a bound instead and scans each string only once.
 
 #include <charconv>
 #include <cstdint>
@@ -72,21 +73,30 @@ char* WriteKey(char* out, const std::string& key, bool* first) {
   return out + key.size();
 }
 
-std::string Encode(const UsageRecord& r, const uint64_t* seq) {
+constexpr std::string_view kSeqKey = "\"seq\":";
+
+// The output size for `r`: exact for strings if `exact_strings` (a scan of each), else an upper
+// bound (6 bytes per string byte, the \u00xx escape); generous for numbers either way.
+size_t SizeBound(const UsageRecord& r, const uint64_t* seq, bool exact_strings) {
   const QuotedKeys& keys = Keys();
-  constexpr std::string_view kSeqKey = "\"seq\":";
   size_t size = 2 + (seq != nullptr ? 1 + kSeqKey.size() + kMaxNumberChars : 0);
   for (size_t i = 0; i < kNumRecordFields; ++i) {
     const FieldSpec& spec = kRecordFields[i];
     if (spec.kind == FieldKind::kString) {
       const std::string& s = r.*spec.str;
-      if (!s.empty()) size += 1 + keys.key[i].size() + JsonStringSize(s);
+      if (!s.empty()) {
+        size += 1 + keys.key[i].size() + (exact_strings ? JsonStringSize(s) : 2 + 6 * s.size());
+      }
     } else if ((r.*spec.num).has_value()) {
       size += 1 + keys.key[i].size() + kMaxNumberChars;
     }
   }
-  std::string out(size, '\0');
-  char* p = out.data();
+  return size;
+}
+
+// Writes the record at `p` (room for SizeBound bytes); returns the end.
+char* EncodeTo(const UsageRecord& r, const uint64_t* seq, char* p) {
+  const QuotedKeys& keys = Keys();
   *p++ = '{';
   bool first = true;
   auto write_seq = [&] {
@@ -127,13 +137,27 @@ std::string Encode(const UsageRecord& r, const uint64_t* seq) {
   }
   if (seq != nullptr) write_seq();  // only if every field name sorted before "seq"
   *p++ = '}';
-  out.resize(static_cast<size_t>(p - out.data()));
+  return p;
+}
+
+std::string Encode(const UsageRecord& r, const uint64_t* seq) {
+  std::string out(SizeBound(r, seq, /*exact_strings=*/true), '\0');
+  char* end = EncodeTo(r, seq, out.data());
+  out.resize(static_cast<size_t>(end - out.data()));
   return out;
 }
 
 }  // namespace
 
 std::string EncodeCanonical(const UsageRecord& record) { return Encode(record, nullptr); }
+
+size_t CanonicalSizeBound(const UsageRecord& record) {
+  return SizeBound(record, nullptr, /*exact_strings=*/false);
+}
+
+char* EncodeCanonicalTo(const UsageRecord& record, char* out) {
+  return EncodeTo(record, nullptr, out);
+}
 
 std::string EncodeWithSeq(const UsageRecord& record, uint64_t seq) { return Encode(record, &seq); }
 

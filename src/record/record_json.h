@@ -108,6 +108,12 @@ bool ParseRecordJson(std::string_view json, UsageRecord* record, FieldError* err
 // Validate accepts: ParseRecordJson(EncodeCanonical(r)) == r.
 std::string EncodeCanonical(const UsageRecord& record);
 
+// EncodeCanonical's bytes written at `out`, which has room for CanonicalSizeBound(record) bytes
+// (a bound computed without scanning the strings: every string byte counted as its longest
+// escape); returns the end. One pass over the record, for encoding straight into a RecordBatch.
+size_t CanonicalSizeBound(const UsageRecord& record);
+char* EncodeCanonicalTo(const UsageRecord& record, char* out);
+
 // EncodeCanonical plus `"seq":N` in its sorted position, for API responses. Not parseable as a
 // record (seq is assigned by the ledger, never sent).
 std::string EncodeWithSeq(const UsageRecord& record, uint64_t seq);

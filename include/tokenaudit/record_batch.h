@@ -1,0 +1,79 @@
+// RecordBatch: records for Ledger::AppendAsync packed in one buffer, in the layout the log writes
+// them (each record behind room for its frame header, doc/log_format.md).
+//
+// The producer writes each record in place (Begin, then Commit with its size), so a batch costs
+// no allocation per record; Commit also computes the record's payload CRC and Merkle leaf hash
+// while its bytes are still in cache. The ledger's writer completes each frame header in place
+// (seq, type, header CRC) and writes the buffer as it is, with no second copy.
+//
+// Not thread-safe. Movable, not copyable. Pointers returned by Begin() and views returned by
+// record() are invalidated by the next Begin(), Add() or Retain().
+
+#ifndef TOKENAUDIT_RECORD_BATCH_H_
+#define TOKENAUDIT_RECORD_BATCH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "tokenaudit/merkle.h"
+
+namespace tokenaudit {
+
+class RecordBatch {
+ public:
+  // Bytes in front of every record: the log frame header (log::kFrameHeaderSize).
+  static constexpr size_t kFrameHeaderBytes = 24;
+
+  RecordBatch() = default;
+  RecordBatch(RecordBatch&&) noexcept = default;
+  RecordBatch& operator=(RecordBatch&&) noexcept = default;
+  RecordBatch(const RecordBatch&) = delete;
+  RecordBatch& operator=(const RecordBatch&) = delete;
+
+  // Room for `records` records of `bytes` payload bytes in all, to avoid regrowing.
+  void Reserve(size_t records, size_t bytes);
+
+  // Room for the next record, at most `max_size` bytes; write it there and Commit() its size.
+  // A record begun and not committed is dropped by the next Begin() or Add().
+  char* Begin(size_t max_size);
+  // Ends the record begun last with its first `size` bytes (size <= the max_size given).
+  void Commit(size_t size);
+  // Begin + copy + Commit.
+  void Add(std::string_view record);
+
+  size_t size() const { return offsets_.size(); }
+  bool empty() const { return offsets_.empty(); }
+  // Record i's bytes (its payload, without the frame header).
+  std::string_view record(size_t i) const;
+  // Frames (header + payload) of all records, in order: what the log writes.
+  uint64_t frame_bytes() const { return used_; }
+
+  // Keeps only the records whose indices are in `keep` (strictly increasing), in that order.
+  void Retain(std::span<const uint32_t> keep);
+
+  // For the ledger. Record i's frame: kFrameHeaderBytes of header (length and payload CRC filled
+  // in by Commit; seq, type and header CRC left for the writer), then the payload.
+  char* mutable_frame(size_t i) { return buf_.get() + offsets_[i]; }
+  size_t frame_offset(size_t i) const { return offsets_[i]; }
+  size_t frame_size(size_t i) const;
+  const char* data() const { return buf_.get(); }
+  // Merkle leaf hash of each record, computed by Commit.
+  std::vector<merkle::Hash>& leaves() { return leaves_; }
+
+ private:
+  void Grow(size_t need);
+
+  std::unique_ptr<char[]> buf_;  // uninitialised beyond used_
+  size_t capacity_ = 0;
+  size_t used_ = 0;               // bytes of committed frames
+  std::vector<size_t> offsets_;  // start of each record's frame in buf_
+  std::vector<merkle::Hash> leaves_;
+};
+
+}  // namespace tokenaudit
+
+#endif  // TOKENAUDIT_RECORD_BATCH_H_

@@ -1,0 +1,76 @@
+#include "tokenaudit/record_batch.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/log/log_format.h"
+#include "src/util/coding.h"
+#include "src/util/crc32c.h"
+
+namespace tokenaudit {
+
+static_assert(RecordBatch::kFrameHeaderBytes == log::kFrameHeaderSize);
+
+void RecordBatch::Reserve(size_t records, size_t bytes) {
+  offsets_.reserve(records);
+  leaves_.reserve(records);
+  const size_t need = bytes + records * kFrameHeaderBytes;
+  if (need > capacity_) Grow(need);
+}
+
+void RecordBatch::Grow(size_t need) {
+  // Doubling keeps a batch's copies amortised O(1) per byte; the buffer is never shrunk.
+  const size_t capacity = std::max(need, std::max<size_t>(capacity_ * 2, 64 * 1024));
+  std::unique_ptr<char[]> bigger(new char[capacity]);
+  if (used_ > 0) std::memcpy(bigger.get(), buf_.get(), used_);
+  buf_ = std::move(bigger);
+  capacity_ = capacity;
+}
+
+char* RecordBatch::Begin(size_t max_size) {
+  const size_t need = used_ + kFrameHeaderBytes + max_size;
+  if (need > capacity_) Grow(need);
+  return buf_.get() + used_ + kFrameHeaderBytes;
+}
+
+void RecordBatch::Commit(size_t size) {
+  char* frame = buf_.get() + used_;
+  const char* payload = frame + kFrameHeaderBytes;
+  EncodeFixed32(frame + 4, static_cast<uint32_t>(size));
+  EncodeFixed32(frame + 20, crc32c::Mask(crc32c::Value(payload, size)));
+  leaves_.push_back(merkle::HashLeaf(std::string_view(payload, size)));
+  offsets_.push_back(used_);
+  used_ += kFrameHeaderBytes + size;
+}
+
+void RecordBatch::Add(std::string_view record) {
+  char* p = Begin(record.size());
+  if (!record.empty()) std::memcpy(p, record.data(), record.size());
+  Commit(record.size());
+}
+
+size_t RecordBatch::frame_size(size_t i) const {
+  return kFrameHeaderBytes + DecodeFixed32(buf_.get() + offsets_[i] + 4);
+}
+
+std::string_view RecordBatch::record(size_t i) const {
+  const char* frame = buf_.get() + offsets_[i];
+  return std::string_view(frame + kFrameHeaderBytes, DecodeFixed32(frame + 4));
+}
+
+void RecordBatch::Retain(std::span<const uint32_t> keep) {
+  size_t out = 0;
+  for (size_t k = 0; k < keep.size(); ++k) {
+    const size_t i = keep[k];
+    const size_t n = frame_size(i);
+    if (offsets_[i] != out) std::memmove(buf_.get() + out, buf_.get() + offsets_[i], n);
+    offsets_[k] = out;
+    leaves_[k] = leaves_[i];
+    out += n;
+  }
+  offsets_.resize(keep.size());
+  leaves_.resize(keep.size());
+  used_ = out;
+}
+
+}  // namespace tokenaudit
