@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <unordered_map>
 
 #include "src/query/scan.h"
@@ -239,10 +240,14 @@ Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const Findi
   for (const Part& p : parts) {
     if (p.max_seq < static_cast<int64_t>(after_seq)) continue;
     if (found.size() >= keep && p.min_seq > static_cast<int64_t>(found[keep - 1])) break;
+    // Once `keep` seqs are found, a row can only matter if its seq is below the largest kept.
+    int64_t bound = INT64_MAX;
+    if (found.size() >= keep) bound = static_cast<int64_t>(found[keep - 1]);
     auto rows = [&](const int64_t* const* cols, size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
-        if (cols[kSeq][i] >= static_cast<int64_t>(after_seq) && filter.Admits(cols, i)) {
-          found.push_back(static_cast<uint64_t>(cols[kSeq][i]));
+        const int64_t seq = cols[kSeq][i];
+        if (seq >= static_cast<int64_t>(after_seq) && seq < bound && filter.Admits(cols, i)) {
+          found.push_back(static_cast<uint64_t>(seq));
         }
       }
     };
@@ -261,9 +266,10 @@ Result<std::vector<uint64_t>> FindEventSeqs(const UsageStore& store, const Findi
           rows(cc.cols.data(), begin, begin + part.granule_rows(g));
         }
         // Keep the smallest only (a merged part holds many).
-        if (found.size() > 4 * keep) {
-          std::sort(found.begin(), found.end());
+        if (found.size() > keep) {
+          std::nth_element(found.begin(), found.begin() + (keep - 1), found.end());
           found.resize(keep);
+          bound = static_cast<int64_t>(*std::max_element(found.begin(), found.end()));
         }
       }
     }

@@ -139,8 +139,20 @@ TEST(FindEventSeqsTest, PagesEqualABruteForceListingWithRowsAddedOutOfOrder) {
   for (int i : order) rows.push_back(store.MakeRow(recs[i], i));
   store.Add(rows);
   store.WaitSealed();
+  // The same rows with the two chunks merged into one part (sorted by user, so each of its
+  // granules spans the part's seqs).
+  UsageStore merged(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2});
+  rows.clear();
+  for (int i : order) rows.push_back(merged.MakeRow(recs[i], i));
+  merged.Add(rows);
+  merged.WaitMerged();
+  ASSERT_EQ(merged.GetStats().merges, 1u);
 
-  for (int trial = 0; trial < 20; ++trial) {
+  for (int run = 0; run < 40; ++run) {
+    // Each trial on both stores.
+    const int trial = run / 2;
+    const UsageStore& target = run % 2 ? merged : store;
+    SCOPED_TRACE(run % 2 ? "merged" : "chunks");
     FindingScope scope;
     if (trial % 2) scope.filters.push_back({Dim::kUser, {"u_" + std::to_string(trial)}});
     if (trial % 3 == 0) scope.filters.push_back({Dim::kStatus, {"error"}});
@@ -163,7 +175,7 @@ TEST(FindEventSeqsTest, PagesEqualABruteForceListingWithRowsAddedOutOfOrder) {
     if (cursor) want.erase(want.begin(), std::lower_bound(want.begin(), want.end(), cursor));
     for (int page = 0; page < 1000; ++page) {
       uint64_t next = 0;
-      auto seqs = FindEventSeqs(store, scope, cursor, limit, &next);
+      auto seqs = FindEventSeqs(target, scope, cursor, limit, &next);
       ASSERT_TRUE(seqs.ok()) << seqs.status();
       ASSERT_LE(seqs->size(), limit);
       got.insert(got.end(), seqs->begin(), seqs->end());
