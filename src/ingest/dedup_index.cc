@@ -17,14 +17,29 @@ bool IsEmpty(const DedupIndex::Key& k) { return (k.hi | k.lo) == 0; }
 
 DedupIndex::Key DedupIndex::MakeKey(std::string_view tenant, std::string_view source,
                                     std::string_view id) {
-  Sha256 h;
-  // Length-prefixed, so ("a","bc") and ("ab","c") differ.
-  for (std::string_view part : {tenant, source, id}) {
-    uint64_t n = part.size();
-    h.Update(&n, sizeof(n));
-    h.Update(part);
+  // Length-prefixed, so ("a","bc") and ("ab","c") differ. The usual sizes are hashed from one
+  // buffer with one call (six Updates cost about as much as the hash itself); same bytes either way.
+  Sha256Digest d;
+  char buf[512];
+  const size_t total = 3 * sizeof(uint64_t) + tenant.size() + source.size() + id.size();
+  if (total <= sizeof(buf)) {
+    char* p = buf;
+    for (std::string_view part : {tenant, source, id}) {
+      const uint64_t n = part.size();
+      std::memcpy(p, &n, sizeof(n));
+      std::memcpy(p + sizeof(n), part.data(), part.size());
+      p += sizeof(n) + part.size();
+    }
+    d = Sha256Of(std::string_view(buf, total));
+  } else {
+    Sha256 h;
+    for (std::string_view part : {tenant, source, id}) {
+      uint64_t n = part.size();
+      h.Update(&n, sizeof(n));
+      h.Update(part);
+    }
+    d = h.Finish();
   }
-  Sha256Digest d = h.Finish();
   Key k;
   std::memcpy(&k.hi, d.data(), 8);
   std::memcpy(&k.lo, d.data() + 8, 8);

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <random>
 #include <thread>
+
+#include "src/util/sha256.h"
 
 namespace tokenaudit::ingest {
 namespace {
@@ -77,6 +80,26 @@ class DedupIndexTest : public ::testing::Test {
 TEST_F(DedupIndexTest, KeysSeparateTheirParts) {
   EXPECT_FALSE(DedupIndex::MakeKey("a", "bc", "d") == DedupIndex::MakeKey("ab", "c", "d"));
   EXPECT_TRUE(DedupIndex::MakeKey("t", "s", "1") == DedupIndex::MakeKey("t", "s", "1"));
+}
+
+// The key is SHA-256 over (u64 length, bytes) of each part, whatever the parts' sizes (short
+// ones are hashed from one buffer, long ones streamed): keys must never depend on that choice.
+TEST_F(DedupIndexTest, KeyIsTheLengthPrefixedSha256OfItsPartsAtAnySize) {
+  for (size_t id_size : {size_t{0}, size_t{1}, size_t{36}, size_t{470}, size_t{471}, size_t{2000}}) {
+    const std::string tenant = "city-archive", source = "comfyui-gateway/eu1";
+    const std::string id(id_size, 'i');
+    std::string bytes;
+    for (const std::string* part : {&tenant, &source, &id}) {
+      const uint64_t n = part->size();
+      bytes.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      bytes += *part;
+    }
+    const Sha256Digest d = Sha256Of(bytes);
+    DedupIndex::Key expected;
+    std::memcpy(&expected.hi, d.data(), 8);
+    std::memcpy(&expected.lo, d.data() + 8, 8);
+    EXPECT_TRUE(DedupIndex::MakeKey(tenant, source, id) == expected) << id_size;
+  }
 }
 
 TEST_F(DedupIndexTest, ClaimCommitThenDuplicate) {

@@ -103,7 +103,9 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     candidates.reserve(lines);
     keys.reserve(lines);
     usage_rows.reserve(lines);
-    payloads.Reserve(lines, req.body.size());
+    // Canonical records are about as long as their lines; the slack covers the last record's
+    // encoding bound (RecordBatch::Begin), so the buffer is not regrown at the end.
+    payloads.Reserve(lines, req.body.size() + 64 * 1024);
   }
   record::ParsedBody body = record::ParseBodyEach(
       req.body, *format, options_.limits, [&](record::ParsedItem& item) {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "src/log/log_format.h"
 #include "src/util/coding.h"
 #include "src/util/crc32c.h"
+#include "src/util/sha256.h"
 
 namespace tokenaudit {
 
@@ -37,8 +39,12 @@ void RecordBatch::Commit(size_t size) {
   char* frame = buf_.get() + used_;
   const char* payload = frame + kFrameHeaderBytes;
   EncodeFixed32(frame + 4, static_cast<uint32_t>(size));
+  // The leaf hash, SHA-256(0x00 || payload) (merkle::HashLeaf), in one call: the prefix byte is
+  // put just before the payload, where the data CRC then overwrites it.
+  frame[kFrameHeaderBytes - 1] = 0x00;
+  static_assert(std::is_same_v<Sha256Digest, merkle::Hash>);
+  leaves_.push_back(Sha256Of(std::string_view(payload - 1, size + 1)));
   EncodeFixed32(frame + 20, crc32c::Mask(crc32c::Value(payload, size)));
-  leaves_.push_back(merkle::HashLeaf(std::string_view(payload, size)));
   offsets_.push_back(used_);
   used_ += kFrameHeaderBytes + size;
 }

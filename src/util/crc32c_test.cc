@@ -40,6 +40,19 @@ TEST(Crc32cTest, HardwareAndPortableAgree) {
   }
 }
 
+// Every length and alignment around the three-stream block sizes (192 bytes and multiples).
+TEST(Crc32cTest, HardwareAndPortableAgreeAtEveryLengthAndOffset) {
+  std::mt19937_64 rng(7);
+  std::string s(1100, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  for (size_t len = 0; len <= 1000; ++len) {
+    for (size_t off : {size_t{0}, size_t{3}}) {
+      ASSERT_EQ(Extend(0x5a5a, s.data() + off, len), ExtendPortable(0x5a5a, s.data() + off, len))
+          << len << " at " << off;
+    }
+  }
+}
+
 TEST(Crc32cTest, MaskRoundTripsAndChangesValue) {
   uint32_t crc = Value("foo");
   EXPECT_NE(Mask(crc), crc);
