@@ -21,6 +21,9 @@ enum class TextScan {
 // One pass over `text`; stops at the first problem. Whatever it accepts still goes to the parser:
 // this scan does not check the grammar, only what the parser must never see.
 TextScan ScanJsonText(std::string_view text, size_t max_depth);
+// The same, a byte at a time: the reference the SIMD version is tested against (and the
+// implementation where SSE2 is missing).
+TextScan ScanJsonTextScalar(std::string_view text, size_t max_depth);
 
 // The parts of a JSON number token.
 struct JsonNumber {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <string>
 
 namespace tokenaudit::record {
@@ -35,6 +37,33 @@ TEST(ScanJsonTextTest, TrailingContentAndStrayClosersAreInvalid) {
   EXPECT_EQ(ScanJsonText("[] x", 8), TextScan::kInvalid);
   EXPECT_EQ(ScanJsonText("}", 8), TextScan::kInvalid);
   EXPECT_EQ(ScanJsonText("[]]", 8), TextScan::kInvalid);
+}
+
+// The SIMD scan and the byte-at-a-time reference agree on every input: random texts over the
+// bytes the state machine acts on (and some it must skip), at lengths around the 64-byte blocks.
+TEST(ScanJsonTextTest, SimdScanEqualsTheScalarReference) {
+  static constexpr char kAlphabet[] = {'"', '\\', '{', '}', '[', ']', ' ', '\n', '\t', 'a', ':',
+                                       ',', '\x01', '\x1f', '\x7f', '\x80', '\xc3', '\xbb', '0'};
+  std::mt19937_64 rng(2026);
+  std::map<TextScan, int> outcomes;
+  for (int round = 0; round < 200000; ++round) {
+    const size_t len = rng() % 200;
+    std::string text(len, ' ');
+    // Mostly well-formed-looking objects, so the scan gets deep into the text.
+    const bool object = rng() % 2 == 0;
+    for (size_t i = 0; i < len; ++i) {
+      text[i] = object && rng() % 4 != 0 ? "{\"ab\":[1,\"x\\\"y\"]}"[i % 17]
+                                         : kAlphabet[rng() % sizeof(kAlphabet)];
+    }
+    const size_t depth = 1 + rng() % 4;
+    const TextScan scan = ScanJsonText(text, depth);
+    ASSERT_EQ(scan, ScanJsonTextScalar(text, depth))
+        << "depth " << depth << " text " << ::testing::PrintToString(text);
+    ++outcomes[scan];
+  }
+  EXPECT_GT(outcomes[TextScan::kOk], 1000);  // every outcome well represented
+  EXPECT_GT(outcomes[TextScan::kTooDeep], 1000);
+  EXPECT_GT(outcomes[TextScan::kInvalid], 1000);
 }
 
 TEST(ParseJsonNumberTokenTest, AcceptsTheRfc8259Grammar) {
