@@ -149,8 +149,10 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
     Result<std::shared_ptr<const SealedChunk>> part =
         SealedChunk::OpenFile(env, path, &dicts_, /*verify_data=*/true);
     if (!part.ok()) {
+      // Its rows come from the log. Only a damaged file goes: one that could not be read for
+      // a reason of the environment (no descriptor left, EIO) may load at the next start.
       ++*discarded;
-      env->RemoveFile(path).IgnoreError();
+      if (part.status().IsCorruption()) env->RemoveFile(path).IgnoreError();
       continue;
     }
     parts.push_back(std::move(*part));
@@ -187,7 +189,7 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
       } else {
         ++*discarded;
       }
-      env->RemoveFile(part->path()).IgnoreError();
+      if (s.ok() || s.IsCorruption()) env->RemoveFile(part->path()).IgnoreError();
       continue;
     }
     for (size_t g = 0; s.ok() && g < part->granules(); ++g) {

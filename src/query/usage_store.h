@@ -45,10 +45,12 @@ class UsageStore {
 
   // Keeps sealed chunks and merged parts as files in `dir` (doc/columns_format.md; created if
   // missing) and loads the ones already there. Sets loaded[seq] for every record loaded, so that
-  // a rebuild from the log adds only the others. A file that does not load is removed (the log
-  // rebuilds its rows) and counted in *discarded. Larger files are loaded first; a file that
-  // overlaps one already loaded (the inputs of a merge that was interrupted after its output
-  // was renamed into place) is removed, not counted. Call once, before any Add.
+  // a rebuild from the log adds only the others. A file that does not load is counted in
+  // *discarded (the log rebuilds its rows) and removed if it is damaged (Corruption); one that
+  // could not be read for another reason (no descriptor left, EIO) stays for the next start.
+  // Larger files are loaded first; a file that overlaps one already loaded (the inputs of a
+  // merge that was interrupted after its output was renamed into place) is removed, not
+  // counted. Call once, before any Add.
   Status Open(Env* env, const std::string& dir, std::vector<bool>* loaded, size_t* discarded)
       TA_EXCLUDES(mu_);
 
