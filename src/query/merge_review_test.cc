@@ -214,6 +214,8 @@ TEST(MergeReviewTest, FailedWriteOrSyncOfAMergeLeavesInputsAndIsCounted) {
         const UsageStore::Stats st = store.GetStats();
         failed = st.merge_failures > 0;
         EXPECT_EQ(st.merges + st.merge_failures, 1u);
+        // The error is there for the operator to see.
+        EXPECT_EQ(failed, st.last_error.find("ENOSPC") != std::string::npos) << st.last_error;
         EXPECT_EQ(store.rows(), static_cast<uint64_t>(kRecords));
         ExpectEachSeqOnce(store, kRecords);
         EXPECT_EQ(Answers(store), TwoChunks().expected);

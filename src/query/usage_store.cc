@@ -118,11 +118,16 @@ uint64_t UsageStore::rows() const {
 
 UsageStore::Stats UsageStore::GetStats() const {
   MutexLock l(&mu_);
-  Stats st{rows_, sealed_.size(), sealed_bytes_, persist_failures_, 0, 0};
+  Stats st;
+  st.rows = rows_;
+  st.sealed_chunks = sealed_.size();
+  st.sealed_bytes = sealed_bytes_;
+  st.persist_failures = persist_failures_;
   st.merges = merges_;
   st.merge_failures = merge_failures_;
   st.merged_rows = merged_rows_;
   st.covered_files = covered_files_;
+  st.last_error = last_error_;
   st.merge_pending = MergePendingLocked();
   for (const auto& c : sealed_) {
     st.sealed_memory_bytes += c->memory_bytes();
@@ -231,6 +236,7 @@ std::shared_ptr<const SealedChunk> UsageStore::Persist(std::shared_ptr<const Sea
   }
   MutexLock l(&mu_);
   ++persist_failures_;
+  last_error_ = "column chunk not written: " + s.ToString();
   return chunk;
 }
 
@@ -342,6 +348,7 @@ void UsageStore::MergeLoop() {
       } else if (!stop_) {
         ++merge_failures_;
         merge_blocked_ = true;
+        last_error_ = "merge into " + path + " failed: " + merged.status().ToString();
       }
     }
     // The merged part is durable and in place: the inputs' files go. Queries that still hold

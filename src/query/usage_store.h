@@ -85,6 +85,9 @@ class UsageStore {
     uint64_t merge_failures = 0;     // merges that failed (their inputs stayed)
     uint64_t merged_rows = 0;        // rows written by merges (write amplification)
     uint64_t covered_files = 0;      // files dropped at Open as covered by a larger one
+    // The error of the last chunk file that could not be written or merge that failed (for the
+    // operator: both leave the store correct, the rows stay where they were); empty if none.
+    std::string last_error;
     bool merge_pending = false;      // a merge is running or could start
   };
   Stats GetStats() const TA_EXCLUDES(mu_);
@@ -132,6 +135,7 @@ class UsageStore {
   uint64_t merge_failures_ GUARDED_BY(mu_) = 0;
   uint64_t merged_rows_ GUARDED_BY(mu_) = 0;
   uint64_t covered_files_ GUARDED_BY(mu_) = 0;
+  std::string last_error_ GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};  // read by a running merge between granules
   std::thread sealer_;
   std::thread merger_;
