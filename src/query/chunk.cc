@@ -192,10 +192,16 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
 }
 
 std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size_t rows) {
-  // Sort order: tenant, user, time, model. Codes, not strings: what matters is that one user's
-  // rows are adjacent (compression, user filters), not the alphabet.
   std::vector<uint32_t> order(rows);
   std::iota(order.begin(), order.end(), 0u);
+  return Seal(tail, std::move(order));
+}
+
+std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
+                                                     std::vector<uint32_t> order) {
+  // Sort order: tenant, user, time, model. Codes, not strings: what matters is that one user's
+  // rows are adjacent (compression, user filters), not the alphabet.
+  const size_t rows = order.size();
   const int64_t* keys[] = {tail.col(kTenant), tail.col(kUser), tail.col(kTime), tail.col(kModel)};
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
     for (const int64_t* k : keys) {

@@ -74,6 +74,10 @@ class SealedChunk {
  public:
   // Sorts and encodes the first `rows` rows of `tail`; the frames stay in memory.
   static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail, size_t rows);
+  // The same for the rows of `tail` listed in `rows` (row indexes, in increasing order; not
+  // empty): a chunk cut at time-partition boundaries seals as one part per partition.
+  static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail,
+                                                 std::vector<uint32_t> rows);
 
   // The chunk as a self-contained file (doc/columns_format.md): its columns plus the strings of
   // every dictionary code it uses, so another process can load it with its own dictionaries.

@@ -1,7 +1,8 @@
 // Review of background merging (part_merge.cc, UsageStore::MergeLoop/Open): a crash or a failed
 // write at every step of a merge leaves a store that, reopened and rebuilt from the log, counts
 // every record exactly once; merges of parts loaded from files keep the sorted layout; paging
-// events over a merged part.
+// events over a merged part. The stores of the tests use no time partitions (their records, one
+// a second, cross midnight UTC inside a chunk; part_partition_test.cc covers partitions).
 
 #include <gtest/gtest.h>
 
@@ -103,7 +104,7 @@ const Fixture& TwoChunks() {
   static const Fixture* f = [] {
     auto* out = new Fixture;
     auto env = NewMemEnv();
-    UsageStore store(MergePolicy{.enabled = false});
+    UsageStore store(MergePolicy{.enabled = false, .partition_us = 0});
     std::vector<bool> loaded;
     size_t discarded = 0;
     EXPECT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
@@ -133,7 +134,7 @@ std::unique_ptr<Env> EnvWithChunks() {
 // Restart after whatever the merge left: every record counted once, answers unchanged.
 void ExpectRebuildExact(Env* env, const std::string& what) {
   SCOPED_TRACE(what);
-  UsageStore store(MergePolicy{.enabled = false});
+  UsageStore store(MergePolicy{.enabled = false, .partition_us = 0});
   std::vector<bool> loaded;
   size_t discarded = 0;
   ASSERT_TRUE(store.Open(env, "/cols", &loaded, &discarded).ok());
@@ -155,7 +156,8 @@ TEST(MergeReviewTest, PowerLossAtEveryStepOfAMergeCountsEveryRecordOnce) {
     env::FaultInjectionEnv fenv(base.get());
     const uint64_t before = fenv.mutating_ops();
     {
-      UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 1});
+      UsageStore store(
+          MergePolicy{.enabled = true, .fan_in = 2, .max_level = 1, .partition_us = 0});
       std::vector<bool> loaded;
       size_t discarded = 0;
       ASSERT_TRUE(store.Open(&fenv, "/cols", &loaded, &discarded).ok());
@@ -172,7 +174,8 @@ TEST(MergeReviewTest, PowerLossAtEveryStepOfAMergeCountsEveryRecordOnce) {
       env::FaultInjectionEnv fenv(base.get());
       fenv.CrashAfterOps(n);
       {
-        UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 1});
+        UsageStore store(
+            MergePolicy{.enabled = true, .fan_in = 2, .max_level = 1, .partition_us = 0});
         std::vector<bool> loaded;
         size_t discarded = 0;
         if (store.Open(&fenv, "/cols", &loaded, &discarded).ok()) {
@@ -205,7 +208,8 @@ TEST(MergeReviewTest, FailedWriteOrSyncOfAMergeLeavesInputsAndIsCounted) {
       }
       bool failed = false;
       {
-        UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 1});
+        UsageStore store(
+            MergePolicy{.enabled = true, .fan_in = 2, .max_level = 1, .partition_us = 0});
         std::vector<bool> loaded;
         size_t discarded = 0;
         ASSERT_TRUE(store.Open(&fenv, "/cols", &loaded, &discarded).ok());
@@ -287,7 +291,7 @@ TEST(MergeReviewTest, FileThatCannotBeOpenedForLackOfDescriptorsIsKept) {
   const std::string victim = "/cols/" + TwoChunks().files.begin()->first;
   {
     NoDescriptorsEnv env(base.get(), victim);
-    UsageStore store(MergePolicy{.enabled = false});
+    UsageStore store(MergePolicy{.enabled = false, .partition_us = 0});
     std::vector<bool> loaded;
     size_t discarded = 0;
     ASSERT_TRUE(store.Open(&env, "/cols", &loaded, &discarded).ok());
@@ -306,7 +310,7 @@ TEST(MergeReviewTest, FileThatCannotBeOpenedForLackOfDescriptorsIsKept) {
 std::map<std::string, std::string> FilesOf(const std::vector<int>& seqs, bool merge) {
   auto env = NewMemEnv();
   {
-    UsageStore store(MergePolicy{.enabled = merge, .fan_in = 2, .max_level = 1});
+    UsageStore store(MergePolicy{.enabled = merge, .fan_in = 2, .max_level = 1, .partition_us = 0});
     std::vector<bool> loaded;
     size_t discarded = 0;
     EXPECT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
@@ -352,7 +356,7 @@ TEST(MergeReviewTest, PartlyOverlappingAndGappedPartsLoadEachRecordOnce) {
   for (const auto& [name, data] : all) {
     ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/" + name, data).ok());
   }
-  UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2});
+  UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0});
   std::vector<bool> loaded;
   size_t discarded = 0;
   ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
@@ -361,7 +365,7 @@ TEST(MergeReviewTest, PartlyOverlappingAndGappedPartsLoadEachRecordOnce) {
   store.WaitMerged();
   EXPECT_EQ(store.rows(), static_cast<uint64_t>(kN));
   ExpectEachSeqOnce(store, kN);
-  UsageStore truth(MergePolicy{.enabled = false});
+  UsageStore truth(MergePolicy{.enabled = false, .partition_us = 0});
   AddRecords(&truth, kN, {});
   EXPECT_EQ(Answers(store), Answers(truth));
 }
@@ -386,7 +390,7 @@ TEST(MergeReviewTest, MergeOfPartsLoadedWithRemappedCodesFindsEveryUsersRows) {
     return r;
   };
   {
-    UsageStore a(MergePolicy{.enabled = false});
+    UsageStore a(MergePolicy{.enabled = false, .partition_us = 0});
     std::vector<bool> loaded;
     size_t discarded = 0;
     ASSERT_TRUE(a.Open(env.get(), "/cols", &loaded, &discarded).ok());
@@ -412,7 +416,7 @@ TEST(MergeReviewTest, MergeOfPartsLoadedWithRemappedCodesFindsEveryUsersRows) {
     ASSERT_EQ(renamed.count(name), 1u) << name;
     ASSERT_TRUE(WriteFileAtomic(env2.get(), "/cols/" + renamed.at(name), *data).ok());
   }
-  UsageStore b(MergePolicy{.enabled = true, .fan_in = kChunks, .max_level = 1});
+  UsageStore b(MergePolicy{.enabled = true, .fan_in = kChunks, .max_level = 1, .partition_us = 0});
   std::vector<bool> loaded;
   size_t discarded = 0;
   ASSERT_TRUE(b.Open(env2.get(), "/cols", &loaded, &discarded).ok());
@@ -431,7 +435,7 @@ TEST(MergeReviewTest, MergeOfPartsLoadedWithRemappedCodesFindsEveryUsersRows) {
     EXPECT_EQ(a->groups[0].count, count) << user;
   }
   // The same rows merged by the process that sealed them, for comparison.
-  UsageStore c(MergePolicy{.enabled = true, .fan_in = kChunks, .max_level = 1});
+  UsageStore c(MergePolicy{.enabled = true, .fan_in = kChunks, .max_level = 1, .partition_us = 0});
   {
     std::vector<Row> rows;
     for (int i = 0; i < kN; ++i) rows.push_back(c.MakeRow(rec(i), i));
@@ -476,9 +480,20 @@ TEST(MergeReviewTest, DISABLED_EventPagingCostOnMergedParts) {
   const int n = n_env != nullptr ? std::atoi(n_env) : 8 * 8 * 65'536;
   const char* merge_env = std::getenv("TA_REVIEW_MERGE");
   const bool merge = merge_env == nullptr || std::string(merge_env) != "0";
-  const std::string dir = merge ? "/tmp/ta-merge-review" : "/tmp/ta-merge-review-chunks";
+  // TA_REVIEW_DAYS: the records spread evenly over that many days (default: record i at kT0 +
+  // i s); TA_REVIEW_PARTITION=0: no time partitions (the default is a day).
+  const char* days_env = std::getenv("TA_REVIEW_DAYS");
+  const int64_t step_us =
+      days_env != nullptr ? std::atoll(days_env) * 86'400'000'000 / n : int64_t{1'000'000};
+  const char* partition_env = std::getenv("TA_REVIEW_PARTITION");
+  const bool partitioned = partition_env == nullptr || std::string(partition_env) != "0";
+  const std::string dir =
+      std::string(merge ? "/tmp/ta-merge-review" : "/tmp/ta-merge-review-chunks") + "-" +
+      std::to_string(n) + "-" + std::to_string(step_us) + (partitioned ? "-days" : "");
   Env* env = Env::Default();
-  UsageStore store(MergePolicy{.enabled = merge});
+  MergePolicy policy{.enabled = merge};
+  if (!partitioned) policy.partition_us = 0;
+  UsageStore store(policy);
   std::vector<bool> loaded;
   size_t discarded = 0;
   ASSERT_TRUE(store.Open(env, dir, &loaded, &discarded).ok());
@@ -487,7 +502,10 @@ TEST(MergeReviewTest, DISABLED_EventPagingCostOnMergedParts) {
     std::vector<Row> rows;
     for (int b = 0; b < n; b += 65'536) {
       rows.clear();
-      for (int i = b; i < std::min(n, b + 65'536); ++i) rows.push_back(store.MakeRow(Rec(i), i));
+      for (int i = b; i < std::min(n, b + 65'536); ++i) {
+        rows.push_back(store.MakeRow(Rec(i), i));
+        rows.back()[kTime] = kT0 + i * step_us;
+      }
       store.Add(rows);
     }
   }
@@ -502,7 +520,7 @@ TEST(MergeReviewTest, DISABLED_EventPagingCostOnMergedParts) {
     UsageQuery q;
     q.group_by = {Dim::kModel};
     q.measures = {Measure::kCount, Measure::kTokens};
-    q.from_us = kT0 + static_cast<int64_t>(n / 2) * 1'000'000;  // record i is at kT0 + i s
+    q.from_us = kT0 + static_cast<int64_t>(n / 2) * step_us;  // record i is at kT0 + i step
     q.to_us = *q.from_us + span_s * 1'000'000;
     constexpr int kRuns = 5;
     auto q0 = std::chrono::steady_clock::now();
@@ -517,6 +535,34 @@ TEST(MergeReviewTest, DISABLED_EventPagingCostOnMergedParts) {
                 static_cast<long long>(span_s),
                 std::chrono::duration<double, std::milli>(q1 - q0).count() / kRuns,
                 static_cast<unsigned long long>(rows_scanned));
+  }
+  {
+    // One user's week by day and model (like bench Q4): a few granules of each day's part.
+    UsageQuery q;
+    q.group_by = {Dim::kTime, Dim::kModel};
+    q.window = [](int64_t t) {
+      const int64_t day = 86'400'000'000;
+      return UsageQuery::Window{t / day * day, t / day * day + day};
+    };
+    q.measures = {Measure::kCount, Measure::kTokens};
+    q.filters = {{Dim::kUser, {"u_17"}}};
+    q.from_us = kT0 + static_cast<int64_t>(n / 2) * step_us;
+    q.to_us = *q.from_us + 7 * 86'400'000'000;
+    constexpr int kRuns = 20;
+    auto q0 = std::chrono::steady_clock::now();
+    uint64_t rows_scanned = 0, skipped = 0;
+    for (int r = 0; r < kRuns; ++r) {
+      auto a = RunUsageQuery(store, q);
+      ASSERT_TRUE(a.ok());
+      rows_scanned = a->rows_scanned;
+      skipped = a->granules_skipped;
+    }
+    auto q1 = std::chrono::steady_clock::now();
+    std::printf("one user's week by day and model: %.3f ms, %llu rows scanned, %llu granules "
+                "skipped\n",
+                std::chrono::duration<double, std::milli>(q1 - q0).count() / kRuns,
+                static_cast<unsigned long long>(rows_scanned),
+                static_cast<unsigned long long>(skipped));
   }
   for (const std::vector<Filter>& filters :
        {std::vector<Filter>{}, std::vector<Filter>{{Dim::kStatus, {"error"}}},

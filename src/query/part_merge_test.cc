@@ -15,6 +15,9 @@
 namespace tokenaudit::query {
 namespace {
 
+// The tests of the merge's mechanics (levels, files, crashes) use no time partitions: their
+// records (one a second) cross midnight UTC inside a chunk. part_partition_test.cc covers them.
+
 UsageRecord Rec(int i) {
   UsageRecord r;
   r.tenant = "t" + std::to_string(i % 3);
@@ -104,7 +107,7 @@ void ExpectSortedParts(const UsageStore& store) {
 
 TEST(PartMergeTest, MergedPartsAnswerExactlyAsTheChunksTheyReplace) {
   constexpr int kRecords = 5 * 65'536 + 3'000;  // five chunks and a tail
-  UsageStore unmerged(MergePolicy{.enabled = false});
+  UsageStore unmerged(MergePolicy{.enabled = false, .partition_us = 0});
   AddRecords(&unmerged, kRecords, {});
   unmerged.WaitSealed();
   ASSERT_EQ(unmerged.GetStats().sealed_chunks, 5u);
@@ -112,7 +115,7 @@ TEST(PartMergeTest, MergedPartsAnswerExactlyAsTheChunksTheyReplace) {
 
   // Fan-in 2: chunks 1+2 and 3+4 make two parts of level 1, those one part of level 2; chunk 5
   // waits for a partner.
-  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 2};
+  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0};
   UsageStore in_memory(pairs);
   AddRecords(&in_memory, kRecords, {});
   in_memory.WaitMerged();
@@ -140,7 +143,7 @@ TEST(PartMergeTest, MergedPartsAnswerExactlyAsTheChunksTheyReplace) {
             (std::vector<std::string>{"0-262143-262144.tac", "262144-327679.tac"}));
 
   // Reopened from the files by a process with other dictionary codes.
-  UsageStore reopened;
+  UsageStore reopened(MergePolicy{.partition_us = 0});
   for (int i = 9; i >= 0; --i) reopened.MakeRow(Rec(i), 0);
   loaded.clear();
   ASSERT_TRUE(reopened.Open(env.get(), "/cols", &loaded, &discarded).ok());
@@ -158,7 +161,7 @@ TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
   size_t discarded = 0;
   std::string expected;
   {
-    UsageStore store(MergePolicy{.enabled = false});
+    UsageStore store(MergePolicy{.enabled = false, .partition_us = 0});
     ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
     AddRecords(&store, kRecords, {});
     store.WaitSealed();
@@ -175,7 +178,7 @@ TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
   {
     // Merges the two chunks it loads; a query that took its snapshot before still reads them
     // after their files are removed.
-    UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2});
+    UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0});
     loaded.clear();
     ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
     UsageStore::Snapshot before = store.Snap();
@@ -200,7 +203,7 @@ TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
   ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/9-10-2.tac.tmp", "partial").ok());
   ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/9-10-2.tac.data.tmp", "frames").ok());
   {
-    UsageStore store;
+    UsageStore store(MergePolicy{.partition_us = 0});
     loaded.clear();
     ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
     EXPECT_EQ(discarded, 0u);
@@ -223,7 +226,7 @@ TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
   bad[bad.size() / 3] ^= 0x40;
   ASSERT_TRUE(WriteFileAtomic(env.get(), "/cols/" + merged[0], bad).ok());
   {
-    UsageStore store(MergePolicy{.enabled = false});
+    UsageStore store(MergePolicy{.enabled = false, .partition_us = 0});
     loaded.clear();
     ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
     EXPECT_EQ(discarded, 1u);

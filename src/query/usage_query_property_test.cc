@@ -8,6 +8,7 @@
 // filled (its part and chunk written to files and read back from them on demand), one opened
 // from those files, as after a restart (other dictionary codes), with the tail added from the
 // log, and one that never merges (in memory), whose answers the merged store must equal exactly.
+// Run without time partitions and with day partitions (then every chunk is cut into ~31 parts).
 // User filters and short time ranges hit granules partly; windows are regular or of uneven
 // widths.
 
@@ -117,7 +118,9 @@ int64_t NearestRank(std::vector<int64_t> v, double q) {
   return v[QuantileSketch::NearestRank(q, v.size()) - 1];
 }
 
-class UsageQueryPropertyTest : public ::testing::Test {
+// Param: the stores' time-partition width (0: none; a day: each chunk of records spread over 30
+// days is sealed as one part per day, and each day's parts merge into one).
+class UsageQueryPropertyTest : public ::testing::TestWithParam<int64_t> {
  protected:
   void SetUp() override {
     env_ = NewMemEnv();
@@ -133,10 +136,12 @@ class UsageQueryPropertyTest : public ::testing::Test {
   std::unique_ptr<Ledger> ledger_;
 };
 
-TEST_F(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
+TEST_P(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
   std::mt19937_64 rng(20261130);
-  UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2});
-  UsageStore unmerged(MergePolicy{.enabled = false});
+  const int64_t partition = GetParam();
+  UsageStore store(
+      MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = partition});
+  UsageStore unmerged(MergePolicy{.enabled = false, .partition_us = partition});
   {
     std::vector<bool> loaded;
     size_t discarded = 0;
@@ -162,11 +167,22 @@ TEST_F(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
   }
   store.WaitMerged();
   unmerged.WaitSealed();
-  // A merged part of two chunks and a chunk, on disk; 3,392 rows in the tail.
-  ASSERT_EQ(store.GetStats().merges, 1u);
-  ASSERT_EQ(store.GetStats().sealed_chunks, 2u);
-  ASSERT_EQ(store.GetStats().sealed_on_disk, 2u);
-  ASSERT_EQ(unmerged.GetStats().sealed_chunks, 3u);
+  if (partition == 0) {
+    // A merged part of two chunks and a chunk, on disk; 3,392 rows in the tail.
+    ASSERT_EQ(store.GetStats().merges, 1u);
+    ASSERT_EQ(store.GetStats().sealed_chunks, 2u);
+    ASSERT_EQ(store.GetStats().sealed_on_disk, 2u);
+    ASSERT_EQ(unmerged.GetStats().sealed_chunks, 3u);
+  } else {
+    // Each chunk sealed as one part per day it holds (30 days from 14:13 UTC: 31 days); each
+    // day's three parts merged into one, inside its day.
+    ASSERT_EQ(unmerged.GetStats().sealed_chunks, 3u * 31);
+    ASSERT_EQ(store.GetStats().sealed_chunks, 31u);
+    ASSERT_EQ(store.GetStats().sealed_on_disk, 31u);
+    for (const auto& part : store.Snap().sealed) {
+      ASSERT_EQ(part->min(kTime) / partition, part->max(kTime) / partition);
+    }
+  }
 
   // The truth: what the log holds.
   std::vector<UsageRecord> log;
@@ -187,7 +203,7 @@ TEST_F(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
   ASSERT_EQ(log.size(), static_cast<size_t>(kRecords));
 
   // The restarted store: chunks from the files, the rest from the log.
-  UsageStore reopened;
+  UsageStore reopened(MergePolicy{.partition_us = partition});
   {
     std::vector<bool> loaded;
     size_t discarded = 0;
@@ -200,7 +216,7 @@ TEST_F(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
     }
     ASSERT_EQ(rows.size(), 200'000u - 3 * 65'536u);
     reopened.Add(rows);
-    ASSERT_EQ(reopened.GetStats().sealed_chunks, 2u);
+    ASSERT_EQ(reopened.GetStats().sealed_chunks, partition == 0 ? 2u : 31u);
   }
   std::vector<std::string> users;
   for (const UsageRecord& r : log) users.push_back(r.user);
@@ -408,6 +424,9 @@ TEST_F(UsageQueryPropertyTest, RandomQueriesMatchABruteForceScanOfTheLog) {
   // The zone maps of granules did prune (and the answers above stayed exact).
   EXPECT_GT(granules_skipped, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(PartitionWidth, UsageQueryPropertyTest,
+                         ::testing::Values(int64_t{0}, kDay));
 
 }  // namespace
 }  // namespace tokenaudit::query

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <string_view>
 
 namespace tokenaudit::query {
@@ -37,6 +38,9 @@ int64_t HashPrefix(std::string_view h) {
   }
   return static_cast<int64_t>(v);
 }
+
+// The partition of time t (width w > 0), rounded down: times before 1970 too.
+int64_t PartitionOf(int64_t t, int64_t w) { return t >= 0 ? t / w : -((-(t + 1)) / w) - 1; }
 
 }  // namespace
 
@@ -260,11 +264,15 @@ void UsageStore::SealLoop() {
       chunk = frozen_.front();
     }
     // Full chunks are immutable: sealing reads them without the lock.
-    std::shared_ptr<const SealedChunk> sealed = SealedChunk::Seal(*chunk, kChunkRows);
-    if (env_ != nullptr) sealed = Persist(std::move(sealed));
+    std::vector<std::shared_ptr<const SealedChunk>> parts = SealByPartition(*chunk, kChunkRows);
+    if (env_ != nullptr) {
+      for (auto& part : parts) part = Persist(std::move(part));
+    }
     MutexLock l(&mu_);
-    sealed_.push_back(std::move(sealed));
-    sealed_bytes_ += sealed_.back()->encoded_bytes();
+    for (auto& part : parts) {
+      sealed_bytes_ += part->encoded_bytes();
+      sealed_.push_back(std::move(part));
+    }
     frozen_.pop_front();
     merge_blocked_ = false;
     merge_cv_.Signal();
@@ -280,20 +288,78 @@ int UsageStore::Level(size_t rows) const {
   return level;
 }
 
+int64_t UsageStore::Partition(const SealedChunk& part) const {
+  return merge_.partition_us > 0 ? PartitionOf(part.min(kTime), merge_.partition_us) : 0;
+}
+
+std::vector<std::shared_ptr<const SealedChunk>> UsageStore::SealByPartition(const TailChunk& chunk,
+                                                                            size_t rows) const {
+  const int64_t w = merge_.partition_us;
+  const int64_t* time = chunk.col(kTime);
+  auto partition = [w](int64_t t) { return PartitionOf(t, w); };
+  bool one = true;
+  for (size_t i = 1; w > 0 && one && i < rows; ++i) {
+    one = partition(time[i]) == partition(time[0]);
+  }
+  if (one) return {SealedChunk::Seal(chunk, rows)};
+  // Usually two partitions (a chunk that spans midnight) or a few (late records): rows by
+  // partition, each list in row order.
+  std::map<int64_t, std::vector<uint32_t>> by_partition;
+  for (size_t i = 0; i < rows; ++i) {
+    by_partition[partition(time[i])].push_back(static_cast<uint32_t>(i));
+  }
+  std::vector<std::shared_ptr<const SealedChunk>> parts;
+  for (auto& [key, part_rows] : by_partition) {
+    parts.push_back(SealedChunk::Seal(chunk, std::move(part_rows)));
+  }
+  return parts;
+}
+
 std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
   if (!MergeOn() || merge_blocked_) return {};
   const size_t n = merge_.fan_in;
-  for (size_t i = 0; i + n <= sealed_.size();) {
-    // A run of n parts of one level, all mergeable: on disk when the store keeps files (a part
-    // whose file could not be written stays in memory and out of merges).
-    const int level = Level(sealed_[i]->rows());
+  // The mergeable parts (on disk when the store keeps files: a part whose file could not be
+  // written stays in memory and out of merges) of each partition, in seal order.
+  std::map<int64_t, std::vector<size_t>> partitions;
+  for (size_t i = 0; i < sealed_.size(); ++i) {
+    if (sealed_[i]->on_disk() == (env_ != nullptr)) {
+      partitions[Partition(*sealed_[i])].push_back(i);
+    }
+  }
+  auto parts_at = [this](const std::vector<size_t>& at) {
+    std::vector<std::shared_ptr<const SealedChunk>> parts;
+    for (size_t i : at) parts.push_back(sealed_[i]);
+    return parts;
+  };
+  // Levels: a run of n parts of one level below max_level.
+  for (const auto& [key, at] : partitions) {
+    for (size_t i = 0; i + n <= at.size();) {
+      const int level = Level(sealed_[at[i]]->rows());
     size_t j = i;
-    while (j < sealed_.size() && j - i < n && Level(sealed_[j]->rows()) == level &&
-           level < merge_.max_level && sealed_[j]->on_disk() == (env_ != nullptr)) {
+      while (j < at.size() && j - i < n && level < merge_.max_level &&
+             Level(sealed_[at[j]]->rows()) == level) {
       ++j;
     }
-    if (j - i == n) return {sealed_.begin() + i, sealed_.begin() + j};
+      if (j - i == n) return parts_at({at.begin() + i, at.begin() + j});
     i = std::max(j, i + 1);
+  }
+  }
+  // Closing: every partition but the last (in time) holds one part below max_level, unless the
+  // others together are smaller than the largest (see MergePolicy).
+  if (partitions.size() < 2) return {};
+  for (auto p = partitions.begin(); std::next(p) != partitions.end(); ++p) {
+    std::vector<size_t> below;
+    size_t total = 0, largest = 0;
+    for (size_t i : p->second) {
+      const size_t rows = sealed_[i]->rows();
+      if (Level(rows) >= merge_.max_level) continue;
+      below.push_back(i);
+      total += rows;
+      largest = std::max(largest, rows);
+    }
+    if (below.size() >= 2 && (total - largest) * n >= largest && total <= kMaxPartRows) {
+      return parts_at(below);
+    }
   }
   return {};
 }
@@ -336,10 +402,14 @@ void UsageStore::MergeLoop() {
     {
       MutexLock l(&mu_);
       if (merged.ok()) {
-        // The inputs are still adjacent: only this thread removes parts, the sealer appends.
-        auto at = std::find(sealed_.begin(), sealed_.end(), inputs[0]);
-        at = sealed_.erase(at, at + static_cast<std::ptrdiff_t>(inputs.size()));
-        sealed_.insert(at, *merged);
+        // The inputs are all still there, in this order (only this thread removes parts, the
+        // sealer appends; with partitions they need not be adjacent): the part takes the place
+        // of the first.
+        const auto first = std::find(sealed_.begin(), sealed_.end(), inputs[0]) - sealed_.begin();
+        std::erase_if(sealed_, [&](const auto& part) {
+          return std::find(inputs.begin(), inputs.end(), part) != inputs.end();
+        });
+        sealed_.insert(sealed_.begin() + first, *merged);
         size_t in_bytes = 0;
         for (const auto& in : inputs) in_bytes += in->encoded_bytes();
         sealed_bytes_ = sealed_bytes_ - in_bytes + (*merged)->encoded_bytes();

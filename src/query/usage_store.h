@@ -26,14 +26,33 @@
 
 namespace tokenaudit::query {
 
-// How sealed parts are merged in the background (doc/query_engine.md, "Merging"): `fan_in`
-// adjacent parts of one level become one part of the next level. Level 0 is a sealed chunk
-// (kChunkRows rows); a part of level L holds up to kChunkRows * fan_in^L rows; parts of
-// max_level are not merged further.
+// How sealed parts are merged in the background (doc/query_engine.md, "Merging").
+//
+// Time partitions (ClickHouse's PARTITION BY): with partition_us > 0, record time (kTime, UTC
+// microseconds) is cut into partitions of that width, a full chunk is sealed as one part per
+// partition its rows fall in, and only parts of one partition are merged together, so a part's
+// time range stays within its partition and a short time range reads only the parts of its
+// partitions. A part belongs to the partition of its smallest time (parts written by this code
+// never straddle a boundary; a file written without partitions may, and then spills over).
+// partition_us == 0: one partition, the merges of the levels alone.
+//
+// Within a partition:
+//  - levels: `fan_in` parts of one level (consecutive in seal order among the partition's
+//    parts) become one part of the next level. Level 0 is a sealed chunk (up to kChunkRows
+//    rows); a part of level L holds up to kChunkRows * fan_in^L rows; parts of max_level are not
+//    merged further;
+//  - closing: once a later partition has parts, a partition's parts below max_level (two or
+//    more) are merged into one, so that a past day ends in one part (or a few, if it holds more
+//    than kChunkRows * fan_in^max_level rows) even when it never filled a level; but only when
+//    the others together hold at least 1/fan_in of the largest one's rows, so that late records
+//    trickling into a past partition are gathered first (by the levels) and a large part is
+//    rewritten only once it grows by 1/fan_in: the rows these merges write are about fan_in + 1
+//    times the late rows at most, not one rewrite of the day per chunk.
 struct MergePolicy {
   bool enabled = true;
   size_t fan_in = 8;
   int max_level = 2;
+  int64_t partition_us = int64_t{86'400} * 1'000'000;  // one UTC day
 };
 
 class UsageStore {
@@ -100,9 +119,14 @@ class UsageStore {
  private:
   void SealLoop();
   void MergeLoop();
-  // The first run of merge_.fan_in adjacent parts of one level below merge_.max_level (on disk
-  // when the store has a directory), or nothing.
+  // The parts of the next merge (MergePolicy), in seal order, or nothing. Only parts on disk
+  // when the store has a directory.
   std::vector<std::shared_ptr<const SealedChunk>> PickMerge() const TA_REQUIRES(mu_);
+  // The time partition of a part (of its smallest time); 0 without partitions.
+  int64_t Partition(const SealedChunk& part) const;
+  // Seals the first `rows` rows of `chunk`: one part per time partition they fall in.
+  std::vector<std::shared_ptr<const SealedChunk>> SealByPartition(const TailChunk& chunk,
+                                                                  size_t rows) const;
   bool MergePendingLocked() const TA_REQUIRES(mu_);
   int Level(size_t rows) const;
   bool MergeOn() const { return merge_.enabled && merge_.fan_in >= 2 && merge_.max_level >= 1; }
