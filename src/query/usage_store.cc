@@ -326,9 +326,11 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
       partitions[Partition(*sealed_[i])].push_back(i);
     }
   }
-  auto parts_at = [this](const std::vector<size_t>& at) {
+  // (sealed_ passed in: the thread-safety analysis does not follow the lock into a lambda.)
+  auto parts_at = [](const std::vector<std::shared_ptr<const SealedChunk>>& sealed,
+                     const std::vector<size_t>& at) {
     std::vector<std::shared_ptr<const SealedChunk>> parts;
-    for (size_t i : at) parts.push_back(sealed_[i]);
+    for (size_t i : at) parts.push_back(sealed[i]);
     return parts;
   };
   // Levels: a run of n parts of one level below max_level.
@@ -340,7 +342,7 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
              Level(sealed_[at[j]]->rows()) == level) {
       ++j;
     }
-      if (j - i == n) return parts_at({at.begin() + i, at.begin() + j});
+      if (j - i == n) return parts_at(sealed_, {at.begin() + i, at.begin() + j});
     i = std::max(j, i + 1);
   }
   }
@@ -358,7 +360,7 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
       largest = std::max(largest, rows);
     }
     if (below.size() >= 2 && (total - largest) * n >= largest && total <= kMaxPartRows) {
-      return parts_at(below);
+      return parts_at(sealed_, below);
     }
   }
   return {};
