@@ -60,6 +60,21 @@ Service::Service(Ledger* ledger, auth::KeyStore* keys, const auth::Pseudonymizer
                      [this] { return static_cast<double>(ledger_->Size()); });
   metrics_->AddGauge("tokenaudit_ledger_failed", "1 once the log latched FAILED.",
                      [this] { return ledger_->GetStats().failed ? 1.0 : 0.0; });
+  // The query engine's columns: derived data, so a failure here loses no record (the log
+  // rebuilds them), but an operator should see that files are not written or merged.
+  metrics_->AddGauge("tokenaudit_column_parts", "Sealed column chunks and merged parts.",
+                     [this] { return static_cast<double>(usage_.GetStats().sealed_chunks); });
+  metrics_->AddCounterFn("tokenaudit_column_merges_total", "Merged column parts made.",
+                         [this] { return usage_.GetStats().merges; });
+  metrics_->AddCounterFn("tokenaudit_column_merged_rows_total",
+                         "Rows rewritten by merges (their write amplification).",
+                         [this] { return usage_.GetStats().merged_rows; });
+  metrics_->AddCounterFn("tokenaudit_column_failures_total",
+                         "Column files not written or merges failed (rows stay queryable).",
+                         [this] {
+                           auto st = usage_.GetStats();
+                           return st.persist_failures + st.merge_failures;
+                         });
   metrics_->AddGauge(
       "tokenaudit_checkpoint_age_seconds", "Age of the newest checkpoint.", [this] {
         uint64_t t = ledger_->LatestCheckpoint().time_unix_micros;

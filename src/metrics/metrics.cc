@@ -90,6 +90,18 @@ void Registry::AddGauge(const std::string& name, const std::string& help,
   entries_.push_back(std::move(e));
 }
 
+void Registry::AddCounterFn(const std::string& name, const std::string& help,
+                            std::function<uint64_t()> read, const std::string& labels) {
+  auto e = std::make_unique<Entry>();
+  e->name = name;
+  e->help = help;
+  e->type = "counter";
+  e->labels = labels;
+  e->counter_fn = std::move(read);
+  MutexLock l(&mu_);
+  entries_.push_back(std::move(e));
+}
+
 std::string Registry::Render() const {
   std::string out;
   std::set<std::string> described;
@@ -105,6 +117,8 @@ std::string Registry::Render() const {
       e->histogram->Render(e->name, e->labels, &out);
     } else if (e->gauge) {
       out += WithLabels(e->name, e->labels) + " " + FormatDouble(e->gauge()) + "\n";
+    } else if (e->counter_fn) {
+      out += WithLabels(e->name, e->labels) + " " + std::to_string(e->counter_fn()) + "\n";
     }
   }
   return out;

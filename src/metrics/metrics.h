@@ -51,6 +51,9 @@ class Registry {
   // A gauge read at render time.
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
                 const std::string& labels = "");
+  // A counter whose value is kept elsewhere and read at render time (it must never decrease).
+  void AddCounterFn(const std::string& name, const std::string& help,
+                    std::function<uint64_t()> read, const std::string& labels = "");
   std::string Render() const;
 
  private:
@@ -59,6 +62,7 @@ class Registry {
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Histogram> histogram;
     std::function<double()> gauge;
+    std::function<uint64_t()> counter_fn;
   };
   mutable Mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_ GUARDED_BY(mu_);

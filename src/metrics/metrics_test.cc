@@ -29,5 +29,16 @@ TEST(MetricsTest, RendersPrometheusTextFormat) {
   EXPECT_NE(text.find("ta_queue_depth 7\n"), std::string::npos);
 }
 
+TEST(MetricsTest, CounterReadAtRenderTime) {
+  Registry r;
+  uint64_t merges = 2;
+  r.AddCounterFn("ta_merges_total", "Merges.", [&merges] { return merges; });
+  EXPECT_NE(r.Render().find("# TYPE ta_merges_total counter\nta_merges_total 2\n"),
+            std::string::npos)
+      << r.Render();
+  merges = 5;
+  EXPECT_NE(r.Render().find("ta_merges_total 5\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tokenaudit::metrics

@@ -130,6 +130,10 @@ TEST_F(IngestE2eTest, LargeBatchRetriedAfterRestartFindsEveryOriginalSeq) {
   const std::string metrics = Get(admin_, "/metrics").body;
   EXPECT_NE(metrics.find("tokenaudit_ingested_records_total 1000\n"), std::string::npos)
       << metrics.substr(0, 2000);
+  // The query engine's columns are visible to an operator, and none failed.
+  EXPECT_NE(metrics.find("# TYPE tokenaudit_column_merges_total counter\n"), std::string::npos);
+  EXPECT_NE(metrics.find("\ntokenaudit_column_parts "), std::string::npos);
+  EXPECT_NE(metrics.find("\ntokenaudit_column_failures_total 0\n"), std::string::npos);
 }
 
 TEST_F(IngestE2eTest, ConcurrentRetriesOfOneRecordStoreItOnce) {
