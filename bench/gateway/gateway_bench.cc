@@ -62,6 +62,7 @@
 #include "src/auth/pseudonymizer.h"
 #include "src/gateway/gateway.h"
 #include "test/comfy/fake_comfyui.h"
+#include "test/support/comfy_uploads.h"
 #include "test/support/http_client.h"
 
 namespace tokenaudit::bench {
@@ -73,6 +74,8 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using ::tokenaudit::testing::Multipart;
+using ::tokenaudit::testing::Png;
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())

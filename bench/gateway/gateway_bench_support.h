@@ -10,12 +10,7 @@
 
 namespace tokenaudit::bench {
 
-// --- inputs ------------------------------------------------------------------------------------
-
-// A PNG whose IHDR says w×h (the gateway reads only the header); `salt` makes distinct bytes.
-std::string Png(uint32_t w, uint32_t h, const std::string& salt);
-
-std::string Multipart(const std::string& name, const std::string& bytes);
+// --- inputs (PNG uploads and their multipart bodies: test/support/comfy_uploads.h) -------------
 
 std::string ReadFile(const std::string& path);
 

@@ -19,6 +19,7 @@
 #include "test/gateway/tcp_relay.h"
 #include "test/serve/serve_test_util.h"
 #include "test/support/comfy_captures.h"
+#include "test/support/comfy_uploads.h"
 #include "test/support/comfy_ws_client.h"
 
 namespace tokenaudit::testing {
@@ -28,44 +29,8 @@ namespace dom = simdjson::dom;
 using comfy::testing::FakeComfyUi;
 using comfy::testing::FakeComfyUiOptions;
 
-uint32_t Crc32(std::string_view s) {
-  uint32_t c = 0xffffffffu;
-  for (unsigned char b : s) {
-    c ^= b;
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-  }
-  return ~c;
-}
-
-void Be32(std::string* s, uint32_t v) {
-  for (int i = 3; i >= 0; --i) s->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-// A PNG whose IHDR says w×h (the gateway reads only the header); `salt` makes distinct bytes.
-std::string Png(uint32_t w, uint32_t h, const std::string& salt = "") {
-  std::string png("\x89PNG\r\n\x1a\n", 8);
-  std::string ihdr = "IHDR";
-  Be32(&ihdr, w);
-  Be32(&ihdr, h);
-  ihdr += std::string("\x08\x02\x00\x00\x00", 5);
-  Be32(&png, 13);
-  png += ihdr;
-  Be32(&png, Crc32(ihdr));
-  std::string text = "tEXt" + std::string("salt\0", 5) + salt;
-  Be32(&png, static_cast<uint32_t>(text.size() - 4));
-  png += text;
-  Be32(&png, Crc32(text));
-  Be32(&png, 0);
-  png += "IEND";
-  Be32(&png, Crc32("IEND"));
-  return png;
-}
-
-std::string Multipart(const std::string& name, const std::string& bytes) {
-  return "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + name +
-         "\"\r\nContent-Type: image/png\r\n\r\n" + bytes +
-         "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ninput\r\n--XyZ--\r\n";
-}
+using ::tokenaudit::testing::Multipart;
+using ::tokenaudit::testing::Png;
 
 std::string Ddcolor(const std::string& image) {
   return R"({"1": {"class_type": "LoadImage", "inputs": {"image": ")" + image + R"("}},
