@@ -14,6 +14,7 @@
 #include "src/env/fault_injection_env.h"
 #include "src/query/usage_findings.h"
 #include "src/query/usage_query.h"
+#include "src/query/store_test_util.h"
 #include "src/query/usage_store.h"
 
 namespace tokenaudit::query {
@@ -65,26 +66,6 @@ std::string Answers(const UsageStore& store) {
   EXPECT_TRUE(b.ok()) << b.status();
   if (b.ok() && !b->groups.empty()) out += "|u_17:" + std::to_string(b->groups[0].count);
   return out;
-}
-
-// Every seq in [0, n) exactly once over the sealed parts and tails of `store`.
-void ExpectEachSeqOnce(const UsageStore& store, int n) {
-  std::vector<int> seen(n, 0);
-  DecodeScratch scratch;
-  UsageStore::Snapshot snap = store.Snap();
-  std::vector<int64_t> seqs;
-  for (const auto& part : snap.sealed) {
-    seqs.resize(part->rows());
-    ASSERT_TRUE(part->Decode(kSeq, seqs.data(), &scratch).ok());
-    for (int64_t s : seqs) {
-      ASSERT_TRUE(s >= 0 && s < n) << s;
-      ++seen[s];
-    }
-  }
-  for (const auto& raw : snap.raw) {
-    for (size_t i = 0; i < raw.rows; ++i) ++seen[raw.chunk->col(kSeq)[i]];
-  }
-  for (int s = 0; s < n; ++s) ASSERT_EQ(seen[s], 1) << "seq " << s;
 }
 
 std::vector<std::string> Files(Env* env, const std::string& dir) {

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "src/query/usage_query.h"
+#include "src/query/store_test_util.h"
 #include "src/query/usage_store.h"
 
 namespace tokenaudit::query {
@@ -98,26 +99,6 @@ std::string Answers(const UsageStore& store, int days) {
     out += "\n";
   }
   return out;
-}
-
-// Every seq in [0, n) exactly once over the sealed parts and tails of `store`.
-void ExpectEachSeqOnce(const UsageStore& store, uint64_t n) {
-  std::vector<int> seen(n, 0);
-  DecodeScratch scratch;
-  UsageStore::Snapshot snap = store.Snap();
-  std::vector<int64_t> seqs;
-  for (const auto& part : snap.sealed) {
-    seqs.resize(part->rows());
-    ASSERT_TRUE(part->Decode(kSeq, seqs.data(), &scratch).ok());
-    for (int64_t s : seqs) {
-      ASSERT_TRUE(s >= 0 && static_cast<uint64_t>(s) < n) << s;
-      ++seen[s];
-    }
-  }
-  for (const auto& raw : snap.raw) {
-    for (size_t i = 0; i < raw.rows; ++i) ++seen[raw.chunk->col(kSeq)[i]];
-  }
-  for (uint64_t s = 0; s < n; ++s) ASSERT_EQ(seen[s], 1) << "seq " << s;
 }
 
 // The sealed parts of each day (days since kT0); fails if a part holds rows of two days, by its
