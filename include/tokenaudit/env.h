@@ -42,6 +42,12 @@ class WritableFile {
   virtual Status Close() = 0;
   // Bytes appended through this object plus the size the file had when opened.
   virtual uint64_t Size() const = 0;
+  // A hint that the bytes before `end`, durable by a Sync, will not be read soon: the OS may
+  // drop them from its page cache (whole pages only; the page holding `end` stays). Nothing is
+  // lost and no error is reported: a file that ignores it behaves the same, only with more
+  // memory cached. Used by the log, which is written once and read rarely (PostgreSQL does the
+  // same for its WAL).
+  virtual void DropCache(uint64_t end) { (void)end; }
 };
 
 // A file read from the start to the end.

@@ -59,6 +59,13 @@ struct LedgerOptions {
 
   // A segment is sealed and a new one started once it holds this many bytes.
   uint64_t segment_bytes = 64ull << 20;
+  // The log is written once and read rarely (rebuilds, proofs' records, paging by seq): of what
+  // is synced, only the last this many bytes of the open segment are left in the OS page cache,
+  // and a sealed segment leaves none (WritableFile::DropCache). Without it the page cache grows
+  // by every byte logged, which costs the writer page allocations and, in a VM, the host's
+  // faults on memory it has reclaimed: measured at half the writer's CPU (bench/RESULTS.md,
+  // session 5). UINT64_MAX keeps everything cached.
+  uint64_t page_cache_keep_bytes = 8ull << 20;
   // Appends larger than this are refused with InvalidArgument. At most kMaxRecordBytes (16 MiB).
   uint32_t max_record_bytes = 1u << 20;
   // Bytes queued for the writer beyond which Append returns ResourceExhausted at once.

@@ -4,6 +4,9 @@
 #include "tokenaudit/env.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +345,59 @@ TEST(PathTest, JoinPathAndDirName) {
   EXPECT_EQ(DirName("/"), "/");
   EXPECT_EQ(DirName("a//b"), "a");
   EXPECT_EQ(DirName("a/b/"), "a");
+}
+
+// Pages of `path` in the page cache, and pages in all.
+std::pair<size_t, size_t> ResidentPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {0, 0};
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t pages = (static_cast<size_t>(size) + page - 1) / page;
+  void* map = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return {0, pages};
+  std::vector<unsigned char> in(pages);
+  size_t resident = 0;
+  if (::mincore(map, static_cast<size_t>(size), in.data()) == 0) {
+    for (unsigned char c : in) resident += c & 1;
+  }
+  ::munmap(map, static_cast<size_t>(size));
+  return {resident, pages};
+}
+
+TEST(PosixEnvTest, DropCacheLetsSyncedPagesGoAndKeepsTheData) {
+  const std::string dir = MakeTempDir();
+  const std::string path = JoinPath(dir, "log");
+  Env* env = Env::Default();
+  auto file = env->NewWritableFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::string data;
+  for (int i = 0; i < (8 << 20); ++i) data += static_cast<char>('a' + i % 26);
+  for (size_t at = 0; at < data.size(); at += 64 << 10) {  // 8 MiB in appends of 64 KiB
+    ASSERT_TRUE((*file)->Append(std::string_view(data).substr(at, 64 << 10)).ok());
+  }
+  ASSERT_TRUE((*file)->Sync().ok());
+  const auto [before, pages] = ResidentPages(path);
+  EXPECT_EQ(pages, 2048u);
+  (*file)->DropCache(6 << 20);  // a hint: the first 6 MiB may go
+  const auto [after, unused] = ResidentPages(path);
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) == 0 && fs.f_type != TMPFS_MAGIC && before > 1024) {
+    // The kernel drops whole folios inside the range: most of the 1,536 pages go (a large
+    // folio across the 6 MiB mark may stay), and the last 2 MiB stay cached.
+    EXPECT_LE(after, before - 1024) << before;
+  }
+  // Appends after it land behind, and everything reads back (from the disk where dropped).
+  ASSERT_TRUE((*file)->Append("tail").ok());
+  ASSERT_TRUE((*file)->Sync().ok());
+  (*file)->DropCache((*file)->Size());
+  (*file)->DropCache(1);  // behind what was dropped: nothing to do
+  ASSERT_TRUE((*file)->Close().ok());
+  Result<std::string> back = ReadFileToString(env, path);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, data + "tail");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PathTest, NormalizePathDropsEmptyAndDotComponents) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -77,9 +78,20 @@ class PosixWritableFile final : public WritableFile {
 
   uint64_t Size() const override { return size_; }
 
+  void DropCache(uint64_t end) override {
+    static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    end = std::min(end, size_) / kPage * kPage;
+    if (fd_ < 0 || end <= dropped_) return;
+    // Clean pages go at once; a page still dirty (not synced) is kept by the kernel.
+    ::posix_fadvise(fd_, static_cast<off_t>(dropped_), static_cast<off_t>(end - dropped_),
+                    POSIX_FADV_DONTNEED);
+    dropped_ = end;
+  }
+
  private:
   const std::string path_;
   int fd_;  // -1 once closed
+  uint64_t dropped_ = 0;  // DropCache covered [0, dropped_)
   uint64_t size_;
 };
 

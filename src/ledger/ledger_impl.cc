@@ -64,6 +64,7 @@ Status LedgerImpl::RollSegment(uint64_t first_seq) {
   h.log_id = log_id_raw_;
   h.created_unix_micros = env_->NowUnixMicros();
   if (segment_ != nullptr) {
+    segment_->DropCache(segment_->Size());  // sealed: synced by the caller
     Status s = segment_->Close();
     segment_.reset();
     RETURN_IF_ERROR(s);
@@ -81,6 +82,9 @@ Status LedgerImpl::SyncSegment() {
   uint64_t start = env_->NowMicros();
   Status s = segment_->Sync();
   uint64_t took = env_->NowMicros() - start;
+  if (s.ok() && segment_->Size() > options_.page_cache_keep_bytes) {
+    segment_->DropCache(segment_->Size() - options_.page_cache_keep_bytes);
+  }
   stat_syncs_.fetch_add(1, std::memory_order_relaxed);
   stat_last_sync_micros_.store(took, std::memory_order_relaxed);
   if (options_.on_sync) options_.on_sync(took);
