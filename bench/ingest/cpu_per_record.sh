@@ -45,6 +45,8 @@ for _ in $(seq 200); do
 done
 URL="http://$ADDR/v1/events"
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# Minor page faults of the process (first touches of memory: a cost the CPU time includes).
+min_faults() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $8}'; }
 # CPU ticks of the ingest path's threads: the HTTP I/O threads and the log writer (named by the
 # server); the rest (query-engine background threads, checkpoints) is reported apart.
 ingest_ticks() {
@@ -62,12 +64,14 @@ CLK_TCK=$(getconf CLK_TCK)
   --seconds 2 --id-prefix warm >/dev/null
 
 run_once() {  # run_once LABEL PREFIX
-  local c0 c1 i0 i1 out res recs secs rps p99 errs
+  local c0 c1 i0 i1 f0 f1 out res recs secs rps p99 errs
   c0=$(cpu_ticks "$TA_PID")
+  f0=$(min_faults "$TA_PID")
   i0=$(ingest_ticks "$TA_PID")
   out=$("$LG" --url "$URL" --auth "Bearer $KEY" --mode batch --connections "$CONNECTIONS" \
     --batch "$BATCH" --seconds "$RUN_SECONDS" --id-prefix "$2" --label "$1")
   c1=$(cpu_ticks "$TA_PID")
+  f1=$(min_faults "$TA_PID")
   i1=$(ingest_ticks "$TA_PID")
   res=${out##*RESULT }
   recs=$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' <<<"$res")
@@ -76,10 +80,10 @@ run_once() {  # run_once LABEL PREFIX
   p99=$(sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p' <<<"$res")
   errs=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$res")
   awk -v l="$1" -v r="$recs" -v s="$secs" -v rps="$rps" -v p="$p99" -v e="$errs" \
-    -v a="$c0" -v b="$c1" -v i0="$i0" -v i1="$i1" -v t="$CLK_TCK" 'BEGIN { cpu = (b - a) / t;
+    -v a="$c0" -v b="$c1" -v i0="$i0" -v i1="$i1" -v f="$((f1 - f0))" -v t="$CLK_TCK" 'BEGIN { cpu = (b - a) / t;
       ing = (i1 - i0) / t;
-      printf "CPU %-8s %9d records in %5.2f s = %7d rec/s, p99 %6.1f ms, errors %s; server CPU %5.2f s = %.2f us/record = %.0f records per CPU-second; HTTP+writer threads %.2f us/record, other threads %.2f us/record\n",
-        l, r, s, rps, p, e, cpu, cpu ? cpu * 1e6 / r : 0, cpu ? r / cpu : 0, ing * 1e6 / r, (cpu - ing) * 1e6 / r }'
+      printf "CPU %-8s %9d records in %5.2f s = %7d rec/s, p99 %6.1f ms, errors %s; server CPU %5.2f s = %.2f us/record = %.0f records per CPU-second; HTTP+writer threads %.2f us/record, other threads %.2f us/record; %.3f minor faults/record\n",
+        l, r, s, rps, p, e, cpu, cpu ? cpu * 1e6 / r : 0, cpu ? r / cpu : 0, ing * 1e6 / r, (cpu - ing) * 1e6 / r, f / r }'
 }
 
 for i in $(seq "$ROUNDS"); do run_once "run$i" "r$i"; done

@@ -12,6 +12,7 @@
 #   bench/ingest/run_ingest_bench.sh
 #   RUN_SECONDS=20 CONNECTIONS=8 DATA_PARENT=/mnt/nvme bench/ingest/run_ingest_bench.sh
 #   PROFILE=1 bench/ingest/run_ingest_bench.sh     # also perf-record tokenaudit under batch load
+#   SETTLE_MAX=0 ...   # do not wait for a quiet machine before each run (default: up to 60 s)
 #   TMPFS_PEER=0 ...   # skip the diagnostic ClickHouse-on-tmpfs round; NO_BUILD=1: use the binaries in BUILD_DIR
 #
 # Lines starting with RESULT are JSON (one per load-generator run); SERVER lines add the server's
@@ -81,11 +82,12 @@ echo "clickhouse: $CH_BIN ($(dpkg-query -W -f='${Version}' clickhouse-server 2>/
 # shellcheck source=../clickhouse_lib.sh
 source "$ROOT/bench/clickhouse_lib.sh"
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-# "tid:ticks tid:ticks ..." for every thread of a process.
+# "tid/name:ticks tid/name:ticks ..." for every thread of a process (names set by the server).
 thread_ticks() {
   local t
   for t in /proc/"$1"/task/*; do
-    printf '%s:%s ' "${t##*/}" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+    printf '%s/%s:%s ' "${t##*/}" "$(tr -c 'a-zA-Z0-9_.-' _ <"$t/comm" | sed 's/_*$//')" \
+      "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
   done
 }
 # "busy total" jiffies of the whole machine (all CPUs), from /proc/stat.
@@ -153,10 +155,33 @@ metric_line
 # ---- one measured load-generator run -----------------------------------------------------------
 SUMMARY="$WORK/summary.txt"
 : >"$SUMMARY"
+# Waits (up to SETTLE_MAX seconds) until the machine is quiet: under SETTLE_BUSY % of its CPUs
+# busy over one second. Each server merges in the background after a run (ClickHouse its parts,
+# tokenaudit its column chunks); without this the next run, of either server, pays for them.
+SETTLE_MAX=${SETTLE_MAX:-60}
+SETTLE_BUSY=${SETTLE_BUSY:-10}
+settle() {
+  local waited=0 a b busy
+  while :; do
+    a=$(machine_ticks); sleep 1; b=$(machine_ticks)
+    busy=$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+      printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
+    waited=$((waited + 1))
+    if (( busy < SETTLE_BUSY )); then
+      echo "settled: machine ${busy}% busy after ${waited} s"
+      return
+    fi
+    if (( waited >= SETTLE_MAX )); then
+      echo "not settled: machine still ${busy}% busy after ${waited} s; measuring anyway"
+      return
+    fi
+  done
+}
 # measure ta|ch LABEL loadgen-args...: runs the generator, then prints the server side of the run.
 measure() {
   local who=$1 label=$2
   shift 2
+  settle
   local pid url auth=()
   if [[ $who == ta ]]; then
     pid=$TA_PID url=$TA_URL auth=(--auth "Bearer $INGEST_KEY")
@@ -212,7 +237,7 @@ measure() {
       -v t="$CLK_TCK" -v s="$secs" 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) {
         split(x[i], kv, ":"); before[kv[1]] = kv[2] } m = split(b, y, " ");
         for (i = 1; i <= m; i++) { split(y[i], kv, ":"); d = (kv[2] - before[kv[1]]) / t / s * 100;
-          if (d >= 1) printf "tid %s %.0f%%; ", kv[1], d } }')"
+          if (d >= 1) printf "%s %.0f%%; ", kv[1], d } }')"
   fi
   printf '%-10s %-28s %12s %10s %10s %10s %12s %6s\n' "$who" "$label" "$rps" "$p50" "$p99" "$mx" \
     "$per_cpu" "$errs" >>"$SUMMARY"

@@ -154,6 +154,19 @@ TEST(PartMergeTest, MergedPartsAnswerExactlyAsTheChunksTheyReplace) {
   EXPECT_EQ(Answers(reopened), expected);
 }
 
+TEST(PartMergeTest, InternCacheGivesTheDictionarysCodes) {
+  UsageStore store(MergePolicy{.enabled = false});
+  UsageStore::InternCache cache;
+  for (int i = 0; i < 5000; ++i) {
+    const UsageRecord r = Rec(i * 13 % 4001);
+    const Row cached = store.MakeRow(r, 1, &cache);
+    const Row plain = store.MakeRow(r, 1);
+    ASSERT_EQ(cached, plain) << i;
+    EXPECT_EQ(store.dict(kUser).String(static_cast<uint32_t>(cached[kUser])), r.user);
+    EXPECT_EQ(store.dict(kWorkflow).String(static_cast<uint32_t>(cached[kWorkflow])), r.workflow);
+  }
+}
+
 TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
   constexpr int kRecords = 140'000;  // two chunks and a tail
   auto env = NewMemEnv();

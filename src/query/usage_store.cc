@@ -8,6 +8,8 @@
 #include <map>
 #include <string_view>
 
+#include "src/util/thread_name.h"
+
 namespace tokenaudit::query {
 namespace {
 
@@ -64,12 +66,29 @@ UsageStore::~UsageStore() {
   if (merger_.joinable()) merger_.join();
 }
 
-Row UsageStore::MakeRow(const UsageRecord& r, uint64_t seq) {
+Row UsageStore::MakeRow(const UsageRecord& r, uint64_t seq, InternCache* cache) {
   Row row{};
   const std::string* strings[kNumStringCols] = {&r.tenant,    &r.user,   &r.model,
                                                &r.workflow,  &r.task_type, &r.status,
                                                &r.node_type, &r.device};
-  for (int c = 0; c < kNumStringCols; ++c) row[c] = dicts_[c].Intern(*strings[c]);
+  for (int c = 0; c < kNumStringCols; ++c) {
+    const std::string_view s = *strings[c];
+    if (cache == nullptr || s.empty()) {
+      row[c] = dicts_[c].Intern(s);
+      continue;
+    }
+    // Way: length and last byte, which tell apart most of the few values a column repeats.
+    InternCache::Entry& e =
+        cache->entries_[c][(s.size() * 31 + static_cast<unsigned char>(s.back())) %
+                           InternCache::kWays];
+    if (e.code != 0 && e.s == s) {
+      row[c] = e.code;
+      continue;
+    }
+    e.code = dicts_[c].Intern(s);
+    e.s = dicts_[c].String(e.code);
+    row[c] = e.code;
+  }
   row[kSeq] = static_cast<int64_t>(seq);
   row[kTime] = r.time_us.value_or(0);
   row[kDuration] = r.duration_ms.value_or(-1);
@@ -255,6 +274,7 @@ void UsageStore::WaitMerged() {
 }
 
 void UsageStore::SealLoop() {
+  SetCurrentThreadName("ta-seal");
   for (;;) {
     std::shared_ptr<TailChunk> chunk;
     {
@@ -371,6 +391,7 @@ bool UsageStore::MergePendingLocked() const { return merging_ || !PickMerge().em
 void UsageStore::MergeLoop() {
   // Merging only rewrites derived data: it runs behind ingest and queries (lowest priority),
   // one granule at a time.
+  SetCurrentThreadName("ta-merge");
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   auto keep_going = [this] {
     std::this_thread::yield();

@@ -73,9 +73,28 @@ class UsageStore {
   Status Open(Env* env, const std::string& dir, std::vector<bool>* loaded, size_t* discarded)
       TA_EXCLUDES(mu_);
 
+  // Codes of strings interned lately, per string column: a caller that makes many rows (one
+  // request's batch) keeps one so that the strings that repeat from record to record (tenant,
+  // status, model, device...) are not looked up in the shared dictionary each time. Valid with
+  // the store that filled it only (codes never change while the store lives). One thread.
+  class InternCache {
+   public:
+    InternCache() = default;
+
+   private:
+    friend class UsageStore;
+    static constexpr size_t kWays = 8;  // per column, direct-mapped
+    struct Entry {
+      std::string_view s;  // the dictionary's copy: stable while the store lives
+      uint32_t code = 0;
+    };
+    std::array<std::array<Entry, kWays>, kNumStringCols> entries_{};
+  };
+
   // The row of a stored record, its strings interned now. Any thread; `seq` may be set later
-  // (row[kSeq]) when the ledger assigns it.
-  Row MakeRow(const UsageRecord& r, uint64_t seq);
+  // (row[kSeq]) when the ledger assigns it. `cache`, if given, must have been used with this
+  // store only.
+  Row MakeRow(const UsageRecord& r, uint64_t seq, InternCache* cache = nullptr);
   // Makes rows visible to queries.
   void Add(std::span<const Row> rows) TA_EXCLUDES(mu_);
 
