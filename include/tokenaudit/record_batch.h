@@ -52,6 +52,9 @@ class RecordBatch {
   // Frames (header + payload) of all records, in order: what the log writes.
   uint64_t frame_bytes() const { return used_; }
 
+  // Moves other's records behind this batch's, in their order (one copy of their frames).
+  void Append(RecordBatch&& other);
+
   // Keeps only the records whose indices are in `keep` (strictly increasing), in that order.
   void Retain(std::span<const uint32_t> keep);
 

@@ -30,6 +30,11 @@ struct HttpRequest {
   // Set by HttpServer: lets a handler move work that completes on another thread (a ledger
   // callback) back onto the I/O threads. Empty for requests built by hand: run such work inline.
   Poster post;
+  // Runs a task on whichever I/O thread is free first, in no order with this connection's work:
+  // lets a handler share one large request's work with idle I/O threads. Empty for requests
+  // built by hand.
+  Poster post_any;
+  int io_threads = 1;  // the server's I/O threads (post_any's)
 
   // First value of header `name` (lower-case) or of query parameter `name`.
   std::optional<std::string_view> Header(std::string_view name) const;

@@ -90,6 +90,7 @@ class ServerImpl final : public HttpServer {
 
   const HttpServerOptions& options() const { return options_; }
   HttpHandler* handler() const { return handler_; }
+  net::io_context& ioc() { return ioc_; }
   bool stopping() const { return stopping_.load(); }
   void RequestStarted() {
     requests_.fetch_add(1);
@@ -212,6 +213,10 @@ void Session::Dispatch() {
   req.post = [executor = stream_.get_executor()](std::function<void()> task) {
     net::post(executor, std::move(task));
   };
+  req.post_any = [ioc = &server_->ioc()](std::function<void()> task) {
+    net::post(*ioc, std::move(task));
+  };
+  req.io_threads = server_->options().threads;
   stream_.expires_never();  // the handler may wait for a group commit
   server_->RequestStarted();
   server_->handler()->Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {

@@ -2,7 +2,9 @@
 //
 // Threads. Everything up to the append runs on the HTTP I/O thread that received the request,
 // one item at a time in a reused record, so that what stays alive until the append completes is
-// small: per appended record its canonical bytes, its dedup key and its query-engine row. The
+// small: per appended record its canonical bytes, its dedup key and its query-engine row. A large
+// NDJSON body that arrives while another I/O thread is not parsing a body of its own is cut into
+// pieces of whole lines that both threads parse (ShareWork), then joined in body order. The
 // ledger calls back on its writer thread; that callback only posts the rest back to the I/O
 // threads, so the writer goes straight on to its next group commit. There, the rows join the
 // query engine (queryable before the answer leaves), the dedup claims are committed (waking
@@ -16,6 +18,7 @@
 
 #include "src/ingest/service.h"
 #include "src/record/validate.h"
+#include "src/util/share_work.h"
 
 namespace tokenaudit::ingest {
 namespace {
@@ -57,10 +60,32 @@ void AppendUnsigned(std::string* out, uint64_t v) {
   out->append(buf, end);
 }
 
+// Fewest lines in a piece of an NDJSON body parsed on several threads: below this, handing a
+// piece to another thread costs more than it saves.
+constexpr size_t kMinPieceLines = 128;
+
 }  // namespace
+
+// Counts a POST in flight for its lifetime.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>* count)
+      : count_(count), only_(count->fetch_add(1, std::memory_order_relaxed) == 0) {}
+  ~InFlight() { count_->fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  // No other POST was in flight when this one arrived.
+  bool only() const { return only_ && count_->load(std::memory_order_relaxed) == 1; }
+
+ private:
+  std::atomic<int>* const count_;
+  const bool only_;
+};
 
 // The state of one POST while its parts (one append, any waits on in-flight duplicates) finish.
 struct Service::IngestCall {
+  explicit IngestCall(std::atomic<int>* posts_in_flight) : in_flight(posts_in_flight) {}
+  InFlight in_flight;  // until the answer is sent (the call is freed then)
   bool batch = false;
   std::vector<ItemResult> results;
   std::vector<record::FieldError> errors;  // of refused items; written before any part starts
@@ -76,6 +101,87 @@ struct Service::IngestCall {
   http::Poster post;  // back to the I/O threads; empty: run inline
 };
 
+// What parsing a body, or one piece of it, produced. Items in body order: their results (and
+// the errors of refused ones); for those that passed every check, their index in `results`,
+// dedup key, query-engine row and canonical record.
+struct Service::ParsedPart {
+  std::vector<ItemResult> results;
+  std::vector<record::FieldError> errors;
+  std::vector<uint32_t> candidates;
+  std::vector<DedupIndex::Key> keys;
+  std::vector<query::Row> usage_rows;
+  // The canonical records, encoded straight into the buffer the ledger's writer will write.
+  RecordBatch payloads;
+  query::UsageStore::InternCache intern_cache;  // the strings the items repeat
+
+  // Room for `lines` items from `bytes` of body.
+  void Reserve(size_t lines, size_t bytes) {
+    results.reserve(lines);
+    candidates.reserve(lines);
+    keys.reserve(lines);
+    usage_rows.reserve(lines);
+    // Canonical records are about as long as their lines; the slack covers the last record's
+    // encoding bound (RecordBatch::Begin), so the buffer is not regrown at the end.
+    payloads.Reserve(lines, bytes + 64 * 1024);
+  }
+
+  // Moves the items of `pieces` (consecutive pieces of a body, in order) into this empty part.
+  void Join(std::vector<ParsedPart>& pieces) {
+    size_t items = 0, accepted = 0, bytes = 0;
+    for (const ParsedPart& p : pieces) {
+      items += p.results.size();
+      accepted += p.payloads.size();
+      bytes += p.payloads.frame_bytes();
+    }
+    results.reserve(items);
+    candidates.reserve(accepted);
+    keys.reserve(accepted);
+    usage_rows.reserve(accepted);
+    // One buffer, each piece's frames copied once.
+    payloads.Reserve(accepted, bytes - accepted * RecordBatch::kFrameHeaderBytes);
+    for (ParsedPart& next : pieces) {
+      const auto at = static_cast<uint32_t>(results.size());
+      const auto errors_at = static_cast<uint32_t>(errors.size());
+      for (ItemResult& r : next.results) {
+        if (r.status != 0) r.error += errors_at;  // refused: its error moves along
+        results.push_back(r);
+      }
+      for (record::FieldError& e : next.errors) errors.push_back(std::move(e));
+      for (uint32_t c : next.candidates) candidates.push_back(at + c);
+      keys.insert(keys.end(), next.keys.begin(), next.keys.end());
+      usage_rows.insert(usage_rows.end(), next.usage_rows.begin(), next.usage_rows.end());
+      payloads.Append(std::move(next.payloads));
+    }
+  }
+};
+
+void Service::AddItem(const auth::Principal& who, ParsedPart* part, record::ParsedItem& item) {
+  const auto index = static_cast<uint32_t>(part->results.size());
+  ItemResult& res = part->results.emplace_back();
+  record::FieldError& err = item.error;
+  bool ok = item.ok && record::Validate(item.record, &err) &&
+            enricher_.Enrich(who, &item.record, &err);
+  size_t payload_size = 0;
+  if (ok) {
+    char* p = part->payloads.Begin(record::CanonicalSizeBound(item.record));
+    payload_size = static_cast<size_t>(record::EncodeCanonicalTo(item.record, p) - p);
+    if (payload_size > options_.max_record_bytes) {
+      err = {"too_long", "", "the stored record would exceed max_record_bytes"};
+      ok = false;
+    }
+  }
+  if (!ok) {
+    res.status = err.code == "forbidden" ? 403 : 400;
+    res.error = static_cast<uint32_t>(part->errors.size());
+    part->errors.push_back(std::move(err));
+    return;
+  }
+  part->candidates.push_back(index);
+  part->keys.push_back(DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id));
+  part->usage_rows.push_back(usage_.MakeRow(item.record, 0, &part->intern_cache));
+  part->payloads.Commit(payload_size);
+}
+
 void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
                          http::Responder respond) {
   auto content_type = req.Header("content-type");
@@ -87,53 +193,46 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
                           "application/cloudevents-batch+json or application/x-ndjson"));
     return;
   }
-  auto call = std::make_shared<IngestCall>();
+  auto call = std::make_shared<IngestCall>(&posts_in_flight_);
   call->respond = std::move(respond);
   call->post = std::move(req.post);
 
-  // Items that passed every check, in body order: candidates[j] is their index.
-  std::vector<uint32_t> candidates;
-  std::vector<DedupIndex::Key> keys;
-  std::vector<query::Row> usage_rows;
-  // The canonical records, encoded straight into the buffer the ledger's writer will write.
-  RecordBatch payloads;
-  if (*format == record::BodyFormat::kNdjson) {
-    const size_t lines = std::min<size_t>(options_.limits.max_items, CountLines(req.body));
-    call->results.reserve(lines);
-    candidates.reserve(lines);
-    keys.reserve(lines);
-    usage_rows.reserve(lines);
-    // Canonical records are about as long as their lines; the slack covers the last record's
-    // encoding bound (RecordBatch::Begin), so the buffer is not regrown at the end.
-    payloads.Reserve(lines, req.body.size() + 64 * 1024);
+  // A large NDJSON body is parsed in pieces by this thread and any idle I/O thread: a client
+  // with one connection gets more than one core, and a thread waiting for its connections'
+  // group commits helps another. The pieces' items are joined in body order, so what follows
+  // sees the same items as from one pass (record::SplitNdjson).
+  // Splitting costs CPU (the pieces' buffers, joining them, a second core's cache misses): it
+  // pays only when the other threads have nothing else to do, so only for the one POST in
+  // flight. With several clients each thread parses whole bodies of its own.
+  std::vector<record::NdjsonPiece> pieces;
+  if (*format == record::BodyFormat::kNdjson && req.post_any && req.io_threads > 1 &&
+      call->in_flight.only()) {
+    pieces = record::SplitNdjson(req.body, options_.limits,
+                                 /*max_pieces=*/2 * static_cast<size_t>(req.io_threads),
+                                 /*min_lines=*/kMinPieceLines);
   }
-  record::ParsedBody body = record::ParseBodyEach(
-      req.body, *format, options_.limits, [&](record::ParsedItem& item) {
-        const auto index = static_cast<uint32_t>(call->results.size());
-        ItemResult& res = call->results.emplace_back();
-        record::FieldError& err = item.error;
-        bool ok = item.ok && record::Validate(item.record, &err) &&
-                  enricher_.Enrich(who, &item.record, &err);
-        size_t payload_size = 0;
-        if (ok) {
-          char* p = payloads.Begin(record::CanonicalSizeBound(item.record));
-          payload_size = static_cast<size_t>(record::EncodeCanonicalTo(item.record, p) - p);
-          if (payload_size > options_.max_record_bytes) {
-            err = {"too_long", "", "the stored record would exceed max_record_bytes"};
-            ok = false;
-          }
-        }
-        if (!ok) {
-          res.status = err.code == "forbidden" ? 403 : 400;
-          res.error = static_cast<uint32_t>(call->errors.size());
-          call->errors.push_back(std::move(err));
-          return;
-        }
-        candidates.push_back(index);
-        keys.push_back(DedupIndex::MakeKey(item.record.tenant, item.record.source, item.record.id));
-        usage_rows.push_back(usage_.MakeRow(item.record, 0));
-        payloads.Commit(payload_size);
-      });
+  ParsedPart whole;  // every item, in body order
+  record::ParsedBody body;
+  if (!pieces.empty()) {
+    std::vector<ParsedPart> parts(pieces.size());
+    ShareWork(pieces.size(), req.io_threads - 1, req.post_any, [&](size_t k) {
+      const record::NdjsonPiece& piece = pieces[k];
+      parts[k].Reserve(CountLines(piece.text), piece.text.size());
+      record::ParseNdjsonPiece(piece, options_.limits,
+                               [&](record::ParsedItem& item) { AddItem(who, &parts[k], item); });
+    });
+    whole.Join(parts);
+    split_posts_->Add();
+    body.ok = true;
+    body.batch = true;
+  } else {
+    if (*format == record::BodyFormat::kNdjson) {
+      whole.Reserve(std::min<size_t>(options_.limits.max_items, CountLines(req.body)),
+                    req.body.size());
+    }
+    body = record::ParseBodyEach(req.body, *format, options_.limits,
+                                 [&](record::ParsedItem& item) { AddItem(who, &whole, item); });
+  }
   if (!body.ok) {
     Rejected(body.error.code)->Add();
     int status = body.error.code == record::kBodyTooLarge ? 413 : 400;
@@ -141,6 +240,12 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     return;
   }
   call->batch = body.batch;
+  call->results = std::move(whole.results);
+  call->errors = std::move(whole.errors);
+  std::vector<uint32_t>& candidates = whole.candidates;
+  std::vector<DedupIndex::Key>& keys = whole.keys;
+  std::vector<query::Row>& usage_rows = whole.usage_rows;
+  RecordBatch& payloads = whole.payloads;
   request_batch_->Observe(static_cast<double>(call->results.size()));
   for (const record::FieldError& err : call->errors) Rejected(err.code)->Add();
 

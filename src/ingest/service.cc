@@ -49,6 +49,9 @@ Service::Service(Ledger* ledger, auth::KeyStore* keys, const auth::Pseudonymizer
                                    "Usage records accepted and durable.");
   duplicates_ = metrics_->AddCounter("tokenaudit_duplicate_records_total",
                                      "Records resent with a known (tenant, source, id).");
+  split_posts_ = metrics_->AddCounter(
+      "tokenaudit_split_requests_total",
+      "POST bodies parsed in pieces by several I/O threads (a large NDJSON body, alone in flight).");
   access_records_ = metrics_->AddCounter("tokenaudit_access_records_total",
                                          "Audited reads by admins and auditors.");
   request_batch_ = metrics_->AddHistogram("tokenaudit_request_records",

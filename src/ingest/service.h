@@ -59,11 +59,15 @@ class Service final : public http::HttpHandler {
  private:
   struct Route;
   struct IngestCall;
+  struct ParsedPart;
 
   // Authenticates the bearer key; on failure responds (401) and returns false.
   bool Authenticate(const http::HttpRequest& req, const http::Responder& respond,
                     auth::Principal* who);
   void PostEvents(const auth::Principal& who, http::HttpRequest req, http::Responder respond);
+  // Checks, enriches and encodes one parsed item of a POST into `part`. Thread-safe for
+  // different parts.
+  void AddItem(const auth::Principal& who, ParsedPart* part, record::ParsedItem& item);
   void GetEvents(const auth::Principal& who, const http::HttpRequest& req,
                  http::Responder respond);
   void GetCheckpoint(const http::HttpRequest& req, http::Responder respond);
@@ -98,10 +102,14 @@ class Service final : public http::HttpHandler {
   std::vector<bool> usage_loaded_;  // seqs the columns held at startup (set by Rebuild)
   RebuildReport rebuild_report_;
   std::atomic<bool> ready_{false};
+  // POSTs received and not yet answered: a body is parsed in pieces shared with the other I/O
+  // threads only when it is the only one (the others would otherwise pay for the splitting).
+  std::atomic<int> posts_in_flight_{0};
 
   metrics::Registry* const metrics_;
   metrics::Counter* ingested_;
   metrics::Counter* duplicates_;
+  metrics::Counter* split_posts_;
   metrics::Counter* access_records_;
   metrics::Histogram* request_batch_;
 

@@ -64,6 +64,22 @@ std::string_view RecordBatch::record(size_t i) const {
   return std::string_view(frame + kFrameHeaderBytes, DecodeFixed32(frame + 4));
 }
 
+void RecordBatch::Append(RecordBatch&& other) {
+  if (other.offsets_.empty()) return;
+  if (offsets_.empty() && other.used_ > capacity_) {  // nothing to keep, no room: take its buffer
+    *this = std::move(other);
+    other = RecordBatch();
+    return;
+  }
+  if (used_ + other.used_ > capacity_) Grow(used_ + other.used_);
+  std::memcpy(buf_.get() + used_, other.buf_.get(), other.used_);
+  offsets_.reserve(offsets_.size() + other.offsets_.size());
+  for (size_t off : other.offsets_) offsets_.push_back(used_ + off);
+  leaves_.insert(leaves_.end(), other.leaves_.begin(), other.leaves_.end());
+  used_ += other.used_;
+  other = RecordBatch();
+}
+
 void RecordBatch::Retain(std::span<const uint32_t> keep) {
   size_t out = 0;
   for (size_t k = 0; k < keep.size(); ++k) {

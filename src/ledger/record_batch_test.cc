@@ -64,6 +64,38 @@ TEST(RecordBatchTest, RetainKeepsTheListedRecordsInOrderAcrossRegrowth) {
   EXPECT_EQ(b.frame_bytes(), bytes);
 }
 
+TEST(RecordBatchTest, AppendMovesTheOtherBatchsRecordsBehindInOrder) {
+  std::vector<std::string> recs;
+  RecordBatch whole, empty_first;
+  std::vector<RecordBatch> parts(4);  // the first is empty: Append into it takes the buffer
+  for (int i = 0; i < 2000; ++i) {
+    recs.push_back(TestRecord(5, static_cast<uint64_t>(i), 30 + i % 70));
+    parts[1 + i % 3].Add(recs.back());  // part k holds records k-1, k+2, ...
+  }
+  // Expected order: part 1's records, then part 2's, then part 3's.
+  std::vector<std::string> order;
+  for (int k = 1; k <= 3; ++k) {
+    for (size_t i = static_cast<size_t>(k - 1); i < recs.size(); i += 3) order.push_back(recs[i]);
+  }
+  for (int k = 0; k < 4; ++k) whole.Append(std::move(parts[k]));
+  whole.Append(std::move(empty_first));  // an empty batch adds nothing
+  ASSERT_EQ(whole.size(), order.size());
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    ASSERT_EQ(whole.record(i), order[i]) << i;
+    EXPECT_EQ(whole.leaves()[i], merkle::HashLeaf(order[i])) << i;
+    bytes += log::kFrameHeaderSize + order[i].size();
+  }
+  EXPECT_EQ(whole.frame_bytes(), bytes);
+  for (const RecordBatch& p : parts) EXPECT_TRUE(p.empty());
+  // Frames stay whole: CRCs completed in place still match a fresh encoding.
+  log::CompleteFrameHeader(0x77, 9, 1, whole.mutable_frame(whole.size() - 1));
+  std::string expected;
+  log::EncodeFrame(0x77, 9, 1, order.back(), &expected);
+  EXPECT_EQ(std::string_view(whole.mutable_frame(whole.size() - 1), whole.frame_size(whole.size() - 1)),
+            expected);
+}
+
 class RecordBatchLedgerTest : public ::testing::Test {
  protected:
   RecordBatchLedgerTest() : mem_(NewMemEnv()) {

@@ -328,5 +328,84 @@ TEST(BodyTest, StreamedArrayWithALateSyntaxErrorIsRefused) {
   EXPECT_EQ(verdict.error.code, kInvalidJson);
 }
 
+// A body of `n` lines: records, blank and whitespace lines, broken lines and wrong types, with
+// or without a final newline.
+std::string MixedNdjson(size_t n, bool final_newline) {
+  std::string body;
+  for (size_t i = 0; i < n; ++i) {
+    switch (i % 11) {
+      case 3: body += ""; break;
+      case 5: body += "  \t"; break;
+      case 7: body += R"({"id":"x)" + std::to_string(i); break;  // truncated
+      case 9: body += R"({"id":)" + std::to_string(i) + "}"; break;  // wrong type
+      default:
+        body += R"({"id":"r)" + std::to_string(i) +
+                R"(","source":"s","time":"2026-11-30T10:00:00Z","status":"success","input.width":)" +
+                std::to_string(i) + "}";
+    }
+    if (i + 1 < n || final_newline) body += "\n";
+  }
+  return body;
+}
+
+void ExpectSameItems(const std::vector<ParsedItem>& got, const std::vector<ParsedItem>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].ok, want[i].ok) << i;
+    EXPECT_EQ(got[i].record, want[i].record) << i;
+    EXPECT_EQ(got[i].error, want[i].error) << i;
+    EXPECT_EQ(got[i].line, want[i].line) << i;
+  }
+}
+
+TEST(BodyTest, NdjsonPiecesGiveTheItemsOfTheWholeBody) {
+  for (bool final_newline : {true, false}) {
+    for (size_t lines : {256u, 257u, 1000u, 3001u}) {
+      const std::string body = MixedNdjson(lines, final_newline);
+      const ParsedBody whole = ParseBody(body, BodyFormat::kNdjson);
+      ASSERT_TRUE(whole.ok);
+      for (size_t max_pieces : {2u, 3u, 8u}) {
+        const std::vector<NdjsonPiece> pieces = SplitNdjson(body, {}, max_pieces, 128);
+        ASSERT_GE(pieces.size(), 2u) << lines;
+        ASSERT_LE(pieces.size(), max_pieces);
+        // The pieces are the body, cut after newlines.
+        std::string joined;
+        for (size_t k = 0; k < pieces.size(); ++k) {
+          joined += pieces[k].text;
+          if (k + 1 < pieces.size()) {
+            EXPECT_EQ(pieces[k].text.back(), '\n');
+          }
+        }
+        EXPECT_EQ(joined, body);
+        std::vector<ParsedItem> items;
+        for (const NdjsonPiece& piece : pieces) {
+          ParseNdjsonPiece(piece, {}, [&](ParsedItem& item) { items.push_back(item); });
+        }
+        SCOPED_TRACE(::testing::Message() << lines << " lines, " << max_pieces << " pieces");
+        ExpectSameItems(items, whole.items);
+      }
+    }
+  }
+}
+
+TEST(BodyTest, NdjsonIsNotSplitWhenTheWholeBodyMightBeRefused) {
+  const std::string body = MixedNdjson(1000, true);
+  ParseLimits limits;
+  EXPECT_FALSE(SplitNdjson(body, limits, 4, 128).empty());
+  // Too short to cut into two pieces of 128 lines.
+  EXPECT_TRUE(SplitNdjson(MixedNdjson(200, true), limits, 4, 128).empty());
+  EXPECT_TRUE(SplitNdjson(body, limits, 1, 128).empty());
+  // More lines than max_items: maybe too many items; ParseBodyEach tells.
+  ParseLimits few = limits;
+  few.max_items = 900;
+  EXPECT_TRUE(SplitNdjson(body, few, 4, 128).empty());
+  // Too large.
+  ParseLimits small = limits;
+  small.max_body_bytes = body.size() - 1;
+  EXPECT_TRUE(SplitNdjson(body, small, 4, 128).empty());
+  // Not UTF-8 (a lone continuation byte in the last line).
+  EXPECT_TRUE(SplitNdjson(body + "{\"id\":\"\x80\"}", limits, 4, 128).empty());
+}
+
 }  // namespace
 }  // namespace tokenaudit::record

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -522,14 +523,13 @@ void ParseNdjsonLine(std::string_view line, const ParseLimits& limits, size_t de
   }
 }
 
-ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t depth_limit,
-                       const ItemSink& sink) {
-  ParsedBody body;
-  body.batch = true;
+// The items of NDJSON lines, the first being line `line_number + 1` of the body; false (after
+// max_items items) if there are more than max_items.
+bool ParseNdjsonLines(std::string_view text, size_t line_number, const ParseLimits& limits,
+                      size_t depth_limit, const ItemSink& sink) {
   sj::parser parser;
   std::string buffer;
   ParsedItem item;
-  size_t line_number = 0;
   size_t count = 0;
   for (size_t pos = 0; pos < text.size();) {
     size_t end = text.find('\n', pos);
@@ -538,15 +538,34 @@ ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t 
     pos = end + 1;
     ++line_number;
     if (std::all_of(line.begin(), line.end(), IsJsonWhitespace)) continue;
-    if (count == limits.max_items) return Refuse(TooManyItems(limits));
+    if (count == limits.max_items) return false;
     ResetItem(&item);
     item.line = line_number;
     ParseNdjsonLine(line, limits, depth_limit, parser, buffer, &item);
     sink(item);
     ++count;
   }
+  return true;
+}
+
+ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t depth_limit,
+                       const ItemSink& sink) {
+  if (!ParseNdjsonLines(text, 0, limits, depth_limit, sink)) return Refuse(TooManyItems(limits));
+  ParsedBody body;
+  body.batch = true;
   body.ok = true;
   return body;
+}
+
+// Newlines in text: its lines, less one unless it ends without a newline.
+size_t CountNewlines(std::string_view text) {
+  size_t n = 0;
+  const char* const end = text.data() + text.size();
+  for (const char* p = text.data();; ++p) {
+    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (p == nullptr) return n;
+    ++n;
+  }
 }
 
 }  // namespace
@@ -572,6 +591,42 @@ ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLi
   const size_t depth_limit = std::min(limits.max_depth, kDepthCap);
   if (format == BodyFormat::kNdjson) return ParseNdjson(body, limits, depth_limit, sink);
   return ParseDocument(body, format, limits, depth_limit, sink);
+}
+
+std::vector<NdjsonPiece> SplitNdjson(std::string_view body, const ParseLimits& limits,
+                                     size_t max_pieces, size_t min_lines) {
+  // The whole-body checks of ParseBodyEach, in its order; UTF-8 is checked here once for all the
+  // pieces (a newline never falls inside a multi-byte sequence, so each piece is valid too).
+  if (max_pieces < 2 || body.size() > limits.max_body_bytes) return {};
+  const size_t newlines = CountNewlines(body);
+  // Lines bound the items from above: with no more lines than max_items, none is too many.
+  if (newlines + 1 > limits.max_items || newlines + 1 < 2 * std::max<size_t>(min_lines, 1)) {
+    return {};
+  }
+  if (!simdjson::validate_utf8(body.data(), body.size())) return {};
+  const size_t pieces = std::min(max_pieces, (newlines + 1) / std::max<size_t>(min_lines, 1));
+  std::vector<NdjsonPiece> out;
+  size_t start = 0, line = 1;
+  for (size_t k = 1; k <= pieces && start < body.size(); ++k) {
+    size_t end = body.size();
+    if (k < pieces) {
+      // The first newline at or after this piece's share of the bytes ends it.
+      const size_t target = std::max(start, body.size() * k / pieces);
+      const size_t nl = body.find('\n', target);
+      end = nl == std::string_view::npos ? body.size() : nl + 1;
+    }
+    const std::string_view text = body.substr(start, end - start);
+    out.push_back({text, line});
+    line += CountNewlines(text);
+    start = end;
+  }
+  return out;
+}
+
+void ParseNdjsonPiece(const NdjsonPiece& piece, const ParseLimits& limits, const ItemSink& sink) {
+  const size_t depth_limit = std::min(limits.max_depth, kDepthCap);
+  // SplitNdjson made sure the body holds no more than max_items lines.
+  ParseNdjsonLines(piece.text, piece.first_line - 1, limits, depth_limit, sink);
 }
 
 ParsedBody ParseBody(std::string_view body, BodyFormat format, const ParseLimits& limits) {

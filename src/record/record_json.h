@@ -97,6 +97,25 @@ using ItemSink = std::function<void(ParsedItem& item)>;
 ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLimits& limits,
                          const ItemSink& sink);
 
+// An NDJSON body parsed in pieces, on several threads at once, item for item as ParseBodyEach
+// would parse it whole. A piece is a run of whole lines of the body; `first_line` is the body's
+// line number (1-based) of its first line.
+struct NdjsonPiece {
+  std::string_view text;
+  size_t first_line = 1;
+};
+
+// Cuts an NDJSON body into at most `max_pieces` pieces of whole lines, each of at least
+// `min_lines` lines and about equal in bytes. Returns no pieces when the body is one that
+// ParseBodyEach might refuse as a whole (too large, not UTF-8, possibly more than max_items
+// items) or is too short to cut: parse it with ParseBodyEach then, which gives the exact error.
+std::vector<NdjsonPiece> SplitNdjson(std::string_view body, const ParseLimits& limits,
+                                     size_t max_pieces, size_t min_lines);
+
+// Hands the items of a piece of a body accepted by SplitNdjson to `sink`, in order, exactly as
+// ParseBodyEach(body, kNdjson) hands over those lines (same items, same item.line, same errors).
+void ParseNdjsonPiece(const NdjsonPiece& piece, const ParseLimits& limits, const ItemSink& sink);
+
 // Parses one JSON record object (the kJson single-object case). Returns false and fills `*error`
 // (if non-null) on any failure; `*record` is then unspecified.
 bool ParseRecordJson(std::string_view json, UsageRecord* record, FieldError* error = nullptr,
