@@ -407,5 +407,16 @@ TEST(BodyTest, NdjsonIsNotSplitWhenTheWholeBodyMightBeRefused) {
   EXPECT_TRUE(SplitNdjson(body + "{\"id\":\"\x80\"}", limits, 4, 128).empty());
 }
 
+TEST(BodyTest, NdjsonWhoseLinesAllFallInOnePieceIsNotSplit) {
+  // 300 short lines, then one line longer than all of them together: every newline lies before
+  // the first cut's byte target, so a cut would leave one piece, the whole body. That is no
+  // split (ParseBodyEach parses it as well, without the pieces' cost).
+  std::string body;
+  for (int i = 0; i < 300; ++i) body += "{}\n";
+  body += "{\"id\":\"" + std::string(5000, 'a') + "\"}";
+  EXPECT_TRUE(SplitNdjson(body, {}, 4, 128).empty());
+  EXPECT_TRUE(SplitNdjson(body + "\n", {}, 4, 128).empty());
+}
+
 }  // namespace
 }  // namespace tokenaudit::record

@@ -620,6 +620,8 @@ std::vector<NdjsonPiece> SplitNdjson(std::string_view body, const ParseLimits& l
     line += CountNewlines(text);
     start = end;
   }
+  // All the lines in the first piece (a last line longer than the rest of the body): no split.
+  if (out.size() < 2) return {};
   return out;
 }
 

@@ -105,10 +105,11 @@ struct NdjsonPiece {
   size_t first_line = 1;
 };
 
-// Cuts an NDJSON body into at most `max_pieces` pieces of whole lines, each of at least
-// `min_lines` lines and about equal in bytes. Returns no pieces when the body is one that
+// Cuts an NDJSON body into at most `max_pieces` pieces of whole lines, at most one per
+// `min_lines` lines of the body, about equal in bytes (so a piece may hold fewer lines). Returns no pieces when the body is one that
 // ParseBodyEach might refuse as a whole (too large, not UTF-8, possibly more than max_items
-// items) or is too short to cut: parse it with ParseBodyEach then, which gives the exact error.
+// items) or is too short to cut (a cut would leave one piece): parse it with ParseBodyEach then,
+// which gives the exact error.
 std::vector<NdjsonPiece> SplitNdjson(std::string_view body, const ParseLimits& limits,
                                      size_t max_pieces, size_t min_lines);
 
