@@ -120,9 +120,11 @@ struct Service::ParsedPart {
     candidates.reserve(lines);
     keys.reserve(lines);
     usage_rows.reserve(lines);
-    // Canonical records are about as long as their lines; the slack covers the last record's
-    // encoding bound (RecordBatch::Begin), so the buffer is not regrown at the end.
-    payloads.Reserve(lines, bytes + 64 * 1024);
+    // Canonical records run up to a third longer than the lines they came from (the server adds
+    // request_id, the pseudonym, tokens and cost: 755 against 578 bytes in the benchmark); the
+    // slack covers that and the last record's encoding bound (RecordBatch::Begin), so the buffer
+    // is not regrown (copied) at the end. Untouched capacity costs no memory.
+    payloads.Reserve(lines, bytes + bytes / 2 + 64 * 1024);
   }
 
   // Moves the items of `pieces` (consecutive pieces of a body, in order) into this empty part.

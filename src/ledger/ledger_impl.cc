@@ -64,7 +64,9 @@ Status LedgerImpl::RollSegment(uint64_t first_seq) {
   h.log_id = log_id_raw_;
   h.created_unix_micros = env_->NowUnixMicros();
   if (segment_ != nullptr) {
-    segment_->DropCache(segment_->Size());  // sealed: synced by the caller
+    if (options_.page_cache_keep_bytes != UINT64_MAX) {
+      segment_->DropCache(segment_->Size());  // sealed: synced by the caller
+    }
     Status s = segment_->Close();
     segment_.reset();
     RETURN_IF_ERROR(s);
