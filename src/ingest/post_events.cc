@@ -42,18 +42,6 @@ struct ItemResult {
   uint64_t seq = 0;
 };
 
-// Lines in an NDJSON body (an upper bound on its records), for reserving per-record vectors:
-// memchr skips a whole record per call (std::count compared byte by byte, 4% of the ingest CPU).
-size_t CountLines(std::string_view body) {
-  size_t n = 1;
-  const char* const end = body.data() + body.size();
-  for (const char* p = body.data();; ++p) {
-    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-    if (p == nullptr) return n;
-    ++n;
-  }
-}
-
 void AppendUnsigned(std::string* out, uint64_t v) {
   char buf[24];
   const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
@@ -219,7 +207,7 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     std::vector<ParsedPart> parts(pieces.size());
     ShareWork(pieces.size(), req.io_threads - 1, req.post_any, [&](size_t k) {
       const record::NdjsonPiece& piece = pieces[k];
-      parts[k].Reserve(CountLines(piece.text), piece.text.size());
+      parts[k].Reserve(record::CountNdjsonLines(piece.text), piece.text.size());
       record::ParseNdjsonPiece(piece, options_.limits,
                                [&](record::ParsedItem& item) { AddItem(who, &parts[k], item); });
     });
@@ -229,8 +217,9 @@ void Service::PostEvents(const auth::Principal& who, http::HttpRequest req,
     body.batch = true;
   } else {
     if (*format == record::BodyFormat::kNdjson) {
-      whole.Reserve(std::min<size_t>(options_.limits.max_items, CountLines(req.body)),
-                    req.body.size());
+      whole.Reserve(
+          std::min<size_t>(options_.limits.max_items, record::CountNdjsonLines(req.body)),
+          req.body.size());
     }
     body = record::ParseBodyEach(req.body, *format, options_.limits,
                                  [&](record::ParsedItem& item) { AddItem(who, &whole, item); });

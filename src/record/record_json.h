@@ -97,6 +97,10 @@ using ItemSink = std::function<void(ParsedItem& item)>;
 ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLimits& limits,
                          const ItemSink& sink);
 
+// Lines of NDJSON text: its newlines plus one (a final newline ends an empty last line), an
+// upper bound on its items.
+size_t CountNdjsonLines(std::string_view text);
+
 // An NDJSON body parsed in pieces, on several threads at once, item for item as ParseBodyEach
 // would parse it whole. A piece is a run of whole lines of the body; `first_line` is the body's
 // line number (1-based) of its first line.
