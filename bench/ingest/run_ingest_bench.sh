@@ -78,6 +78,22 @@ echo "data dir:   $WORK on $(findmnt -n -T "$WORK" -o FSTYPE,SOURCE,TARGET,OPTIO
 echo "load:       $(cut -d' ' -f1-3 /proc/loadavg)$( [[ -r /proc/pressure/cpu ]] && echo "; cpu pressure: $(head -1 /proc/pressure/cpu)")"
 echo "tokenaudit: $TA (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) files differ)"
 echo "clickhouse: $CH_BIN ($(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo '?'))"
+# The file system's cost of creating a small file, where both servers keep their data. ClickHouse
+# writes ~45 files per 1,000-row part, so its insert rate follows this. ext4 skips inodes deleted
+# in the last minutes when it allocates one (ialloc.c, recently_deleted()): right after a run
+# that created and removed many files (a previous benchmark, a build) this cost was measured
+# 8-9x its quiet value (0.12 ms against ~0.014 ms on tmpfs), and ClickHouse slowed 2-3x with it.
+# The probe's 200 files stay until the run's data is removed: removing them now would itself
+# leave recently deleted inodes behind for ClickHouse.
+create_probe() {
+  local d="$WORK/create_probe" i t0 t1
+  mkdir -p "$d"
+  t0=$(date +%s%N)
+  for i in $(seq 200); do : >"$d/f$i"; done
+  t1=$(date +%s%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f us", (b - a) / 1000 / 200 }'
+}
+echo "file create: $(create_probe) per empty file in the data dir (wall; see the comment above)"
 
 # shellcheck source=../clickhouse_lib.sh
 source "$ROOT/bench/clickhouse_lib.sh"
