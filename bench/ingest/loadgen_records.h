@@ -29,11 +29,20 @@ class RecordGenerator {
  private:
   // A dotted field name as tokenaudit spells it, or with '_' for the ClickHouse columns.
   void Key(Writer& w, std::string_view dotted) const;
+  // Writes a time as a quoted RFC 3339 string; `slot` picks the cache (0 start, 1 end time).
+  void WriteTime(Writer& w, int slot, int64_t unix_us) const;
+
+  // The formatted second of the last time written per slot (one generator per thread).
+  struct TimeCache {
+    int64_t secs = -1;
+    char text[19];
+  };
 
   uint64_t seed_;
   std::string id_prefix_;
   bool underscore_;
   uint64_t prefix_hash_;
+  mutable TimeCache time_cache_[2];
 };
 
 }  // namespace tokenaudit::bench
