@@ -85,6 +85,23 @@ void WidenMasked(const unsigned char* p, size_t n, size_t width, uint64_t base, 
   }
 }
 
+// The inverse of Widen: p[width * i...] = the low `width` bytes of s[i] - base (little-endian).
+template <typename T>
+void Narrow(const int64_t* s, size_t n, uint64_t base, char* p) {
+  for (size_t i = 0; i < n; ++i) {
+    const auto d = static_cast<T>(static_cast<uint64_t>(s[i]) - base);
+    std::memcpy(p + sizeof(T) * i, &d, sizeof(T));
+  }
+}
+// The same for widths 3, 5, 6 and 7: 8 bytes stored, the next value overwriting the excess (p has
+// 8 writable bytes past the last value).
+void NarrowOverlapping(const int64_t* s, size_t n, size_t width, uint64_t base, char* p) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t d = static_cast<uint64_t>(s[i]) - base;
+    std::memcpy(p + width * i, &d, 8);
+  }
+}
+
 // Three bit positions of a code in a filter of 2^k bits (mask = 2^k - 1).
 inline void BloomBits(int64_t code, uint64_t mask, uint64_t bits[3]) {
   uint64_t h = static_cast<uint64_t>(code) * 0x9e3779b97f4a7c15ull;
@@ -153,7 +170,9 @@ void TailChunk::Set(size_t at, const Row& row) {
   for (int c = 0; c < kNumCols; ++c) cols_[c][at] = row[c];
 }
 
-SealedChunk::EncodeBuffers::EncodeBuffers() : cctx(ZSTD_createCCtx()) {
+SealedChunk::EncodeBuffers::EncodeBuffers(Compression compression)
+    : cctx(compression == Compression::kZstd ? ZSTD_createCCtx() : nullptr) {
+  if (cctx == nullptr) return;
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 }
@@ -169,12 +188,21 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
   gr->raw = false;
   if (gr->width == 0) return;
   std::string& packed = buf->packed;
+  packed.resize(n * gr->width + 8);
+  const auto base = static_cast<uint64_t>(gr->base);
+  switch (gr->width) {
+    case 1: Narrow<uint8_t>(s, n, base, packed.data()); break;
+    case 2: Narrow<uint16_t>(s, n, base, packed.data()); break;
+    case 4: Narrow<uint32_t>(s, n, base, packed.data()); break;
+    case 8: Narrow<uint64_t>(s, n, base, packed.data()); break;
+    default: NarrowOverlapping(s, n, gr->width, base, packed.data()); break;
+  }
   packed.resize(n * gr->width);
-  char* p = packed.data();
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t d = static_cast<uint64_t>(s[i]) - static_cast<uint64_t>(gr->base);
-    std::memcpy(p, &d, gr->width);  // little-endian: the low `width` bytes
-    p += gr->width;
+  if (buf->cctx == nullptr) {
+    gr->raw = true;
+    gr->length = static_cast<uint32_t>(packed.size());
+    out->append(packed);
+    return;
   }
   std::string& frame = buf->frame;
   frame.resize(ZSTD_compressBound(packed.size()));
@@ -191,14 +219,16 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
   }
 }
 
-std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size_t rows) {
+std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size_t rows,
+                                                     Compression compression) {
   std::vector<uint32_t> order(rows);
   std::iota(order.begin(), order.end(), 0u);
-  return Seal(tail, std::move(order));
+  return Seal(tail, std::move(order), compression);
 }
 
 std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
-                                                     std::vector<uint32_t> order) {
+                                                     std::vector<uint32_t> order,
+                                                     Compression compression) {
   // Sort order: tenant, user, time, model. Codes, not strings: what matters is that one user's
   // rows are adjacent (compression, user filters), not the alphabet.
   const size_t rows = order.size();
@@ -223,7 +253,7 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
   }
   if (rows > 0) chunk->gstart_.push_back(static_cast<uint32_t>(rows));
   const size_t ngran = chunk->granules();
-  EncodeBuffers buf;
+  EncodeBuffers buf(compression);
   std::vector<int64_t> sorted(rows);
   for (int c = 0; c < kNumCols; ++c) {
     const int64_t* v = tail.col(static_cast<Col>(c));

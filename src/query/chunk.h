@@ -70,14 +70,22 @@ class DecodeScratch {
   std::string raw_;  // one decompressed frame
 };
 
+// Whether a part's frames go through zstd. kNone stores every frame as frame-of-reference bytes
+// only (the format's raw frames): for parts that a merge rewrites soon, where compressing costs
+// more CPU than the space is worth (what RocksDB's per-level compression does for its first
+// levels). Either decodes the same way.
+enum class Compression { kZstd, kNone };
+
 class SealedChunk {
  public:
   // Sorts and encodes the first `rows` rows of `tail`; the frames stay in memory.
-  static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail, size_t rows);
+  static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail, size_t rows,
+                                                 Compression compression = Compression::kZstd);
   // The same for the rows of `tail` listed in `rows` (row indexes, in increasing order; not
   // empty): a chunk cut at time-partition boundaries seals as one part per partition.
   static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail,
-                                                 std::vector<uint32_t> rows);
+                                                 std::vector<uint32_t> rows,
+                                                 Compression compression = Compression::kZstd);
 
   // The chunk as a self-contained file (doc/columns_format.md): its columns plus the strings of
   // every dictionary code it uses, so another process can load it with its own dictionaries.
@@ -106,7 +114,7 @@ class SealedChunk {
   static Result<std::shared_ptr<const SealedChunk>> Merge(
       const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
       std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
-      const std::function<bool()>& keep_going);
+      const std::function<bool()>& keep_going, Compression compression = Compression::kZstd);
 
   size_t rows() const { return rows_; }
   size_t granules() const { return gstart_.size() - 1; }
@@ -165,11 +173,11 @@ class SealedChunk {
   // How a granule's values were coded: frame of reference, width, zstd or stored.
   // Appends the frame to *out and fills gr (offset from out's size before the append).
   struct EncodeBuffers {
-    EncodeBuffers();
+    explicit EncodeBuffers(Compression compression);
     ~EncodeBuffers();
     EncodeBuffers(const EncodeBuffers&) = delete;
     EncodeBuffers& operator=(const EncodeBuffers&) = delete;
-    ZSTD_CCtx* cctx;
+    ZSTD_CCtx* cctx;  // null with Compression::kNone
     std::string packed, frame;
   };
   static void EncodeGranule(const int64_t* values, size_t n, EncodeBuffers* buf, Granule* gr,

@@ -12,7 +12,9 @@
 // and renamed.
 
 #include <algorithm>
+#include <compare>
 #include <cstring>
+#include <optional>
 
 #include "src/query/chunk.h"
 #include "src/query/dictionary.h"
@@ -33,8 +35,14 @@ class PartCursor {
   bool done() const { return g_ >= part_->granules(); }
   // Column k (of those named at construction) of the current row; only while !done().
   int64_t at(size_t k) const { return vals_[k][pos_]; }
-  Status Advance() {
-    if (++pos_ < part_->granule_rows(g_)) return Status::OK();
+  // Column k from the current row to the end of the current granule: left() values.
+  const int64_t* values(size_t k) const { return vals_[k].data() + pos_; }
+  size_t left() const { return part_->granule_rows(g_) - pos_; }
+  Status Advance() { return Skip(1); }
+  // Moves n rows on, n <= left().
+  Status Skip(size_t n) {
+    pos_ += n;
+    if (pos_ < part_->granule_rows(g_)) return Status::OK();
     ++g_;
     pos_ = 0;
     return Load();
@@ -54,6 +62,20 @@ class PartCursor {
   std::vector<std::vector<int64_t>> vals_;
   size_t g_ = 0, pos_ = 0;
   DecodeScratch scratch_;
+};
+
+// The sort key of a cursor's current row, with the input's index as the last key: rows of equal
+// keys are taken in input order.
+struct MergeKey {
+  int64_t tenant, user, time, model;
+  size_t input;
+  auto operator<=>(const MergeKey&) const = default;
+};
+
+// Consecutive output rows taken from one input.
+struct Run {
+  uint32_t rows;
+  uint8_t input;
 };
 
 // Where the frames of the merged part go: memory, or a temporary file with their CRC.
@@ -126,7 +148,7 @@ Status WritePartFile(Env* env, const std::string& path, const std::string& heade
 Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
     std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
-    const std::function<bool()>& keep_going) {
+    const std::function<bool()>& keep_going, Compression compression) {
   if (inputs.empty() || inputs.size() > 255) {
     return Status::InvalidArgument("a merge takes 1 to 255 parts");
   }
@@ -135,8 +157,10 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
   if (total > kMaxPartRows) return Status::InvalidArgument("merged part would be too large");
   const Status aborted = Status::Unavailable("merge stopped");
 
-  // Pass 1: the order of the rows, and the granules.
-  std::vector<uint8_t> from(total);
+  // Pass 1: the order of the rows (as runs of rows from one input), and the granules. The
+  // input with the smallest key gives rows until its key passes the smallest key of the others
+  // (one comparison a row; a run is typically a user's rows in one input).
+  std::vector<Run> runs;
   auto part = std::make_shared<SealedChunk>();
   part->rows_ = total;
   {
@@ -146,33 +170,44 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
           in.get(), std::vector<Col>{kTenant, kUser, kTime, kModel}));
       RETURN_IF_ERROR(cur.back()->Start());
     }
+    auto key_of = [&](size_t k) {
+      const PartCursor& c = *cur[k];
+      return MergeKey{c.at(0), c.at(1), c.at(2), c.at(3), k};
+    };
     int64_t prev_tenant = 0;
-    for (size_t i = 0, start = 0; i < total; ++i) {
-      size_t best = inputs.size();
+    size_t i = 0, start = 0;
+    while (i < total) {
+      size_t best = cur.size();
+      std::optional<MergeKey> best_key, bound;  // bound: the smallest key of the others
       for (size_t k = 0; k < cur.size(); ++k) {
         if (cur[k]->done()) continue;
-        if (best == inputs.size()) {
+        const MergeKey key = key_of(k);
+        if (!best_key || key < *best_key) {
+          bound = best_key;
+          best_key = key;
           best = k;
-          continue;
-        }
-        for (size_t key = 0; key < 4; ++key) {
-          if (cur[k]->at(key) != cur[best]->at(key)) {
-            if (cur[k]->at(key) < cur[best]->at(key)) best = k;
-            break;
-          }
+        } else if (!bound || key < *bound) {
+          bound = key;
         }
       }
-      if (best == inputs.size()) return Status::Internal("merge inputs ran out of rows");
-      const int64_t tenant = cur[best]->at(0);
-      if (i > 0 && (i - start == kGranuleRows ||
-                    (i - start >= kMinGranuleRows && tenant != prev_tenant))) {
-        part->gstart_.push_back(static_cast<uint32_t>(i));
-        start = i;
-        if (!keep_going()) return aborted;
-      }
-      prev_tenant = tenant;
-      from[i] = static_cast<uint8_t>(best);
-      RETURN_IF_ERROR(cur[best]->Advance());
+      if (best == cur.size()) return Status::Internal("merge inputs ran out of rows");
+      PartCursor& c = *cur[best];
+      do {
+        const int64_t tenant = c.at(0);
+        if (i > 0 && (i - start == kGranuleRows ||
+                      (i - start >= kMinGranuleRows && tenant != prev_tenant))) {
+          part->gstart_.push_back(static_cast<uint32_t>(i));
+          start = i;
+          if (!keep_going()) return aborted;
+        }
+        prev_tenant = tenant;
+        if (runs.empty() || runs.back().input != best) {
+          runs.push_back({0, static_cast<uint8_t>(best)});
+        }
+        ++runs.back().rows;
+        ++i;
+        RETURN_IF_ERROR(c.Advance());
+      } while (!c.done() && (!bound || key_of(best) < *bound));
     }
     if (total > 0) part->gstart_.push_back(static_cast<uint32_t>(total));
   }
@@ -193,7 +228,7 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     if (env != nullptr) env->RemoveFile(data_path).IgnoreError();
     return s;
   };
-  EncodeBuffers buf;
+  EncodeBuffers buf(compression);
   std::vector<int64_t> out(kGranuleRows);
   for (int c = 0; c < kNumCols; ++c) {
     std::vector<std::unique_ptr<PartCursor>> cur;
@@ -204,13 +239,19 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     }
     Column& col = part->cols_[c];
     col.g.resize(ngran);
-    size_t row = 0;
+    size_t run = 0, run_left = runs.empty() ? 0 : runs[0].rows;
     for (size_t g = 0; g < ngran; ++g) {
+      // The granule's values, copied a run (or the part of one within an input's granule) at a
+      // time.
       const size_t n = part->granule_rows(g);
-      for (size_t i = 0; i < n; ++i, ++row) {
-        PartCursor& k = *cur[from[row]];
-        out[i] = k.at(0);
-        Status s = k.Advance();
+      for (size_t filled = 0; filled < n;) {
+        if (run_left == 0) run_left = runs[++run].rows;
+        PartCursor& k = *cur[runs[run].input];
+        const size_t take = std::min({run_left, n - filled, k.left()});
+        std::memcpy(out.data() + filled, k.values(0), take * sizeof(int64_t));
+        filled += take;
+        run_left -= take;
+        Status s = k.Skip(take);
         if (!s.ok()) return fail(s);
       }
       // EncodeGranule sets the offset from the buffer; in a file, the flushed bytes precede it.

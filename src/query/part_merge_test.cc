@@ -154,6 +154,122 @@ TEST(PartMergeTest, MergedPartsAnswerExactlyAsTheChunksTheyReplace) {
   EXPECT_EQ(Answers(reopened), expected);
 }
 
+// A merge's rows, column for column, are those of its inputs stably sorted by (tenant, user,
+// time, model): rows of equal keys in input order, then in their order within the input. Few
+// distinct keys (many ties), inputs of several granules and of a few rows, compressed or not.
+TEST(PartMergeTest, MergeIsAStableSortOfItsInputsInEveryColumn) {
+  uint64_t state = 42;
+  auto next = [&state](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<int64_t>((state >> 33) % n);
+  };
+  const size_t sizes[] = {20'000, 3, 9'000, 1, 17'000};
+  std::vector<std::shared_ptr<const SealedChunk>> inputs;
+  std::vector<Row> expected;
+  int64_t id = 0;
+  for (size_t k = 0; k < std::size(sizes); ++k) {
+    auto tail = std::make_unique<TailChunk>();
+    for (size_t i = 0; i < sizes[k]; ++i) {
+      Row row{};
+      for (int c = 0; c < kNumCols; ++c) row[c] = next(1'000'000);
+      row[kTenant] = next(2);
+      row[kUser] = next(4);
+      row[kTime] = next(6);
+      row[kModel] = next(3);
+      row[kSeq] = id++;  // unique: tells every row apart
+      tail->Set(i, row);
+    }
+    inputs.push_back(SealedChunk::Seal(*tail, sizes[k],
+                                       k % 2 == 0 ? Compression::kNone : Compression::kZstd));
+    // The input's rows in its own (sorted) order.
+    std::vector<std::vector<int64_t>> cols(kNumCols, std::vector<int64_t>(sizes[k]));
+    DecodeScratch scratch;
+    for (int c = 0; c < kNumCols; ++c) {
+      ASSERT_TRUE(inputs.back()->Decode(static_cast<Col>(c), cols[c].data(), &scratch).ok());
+    }
+    for (size_t i = 0; i < sizes[k]; ++i) {
+      Row row;
+      for (int c = 0; c < kNumCols; ++c) row[c] = cols[c][i];
+      expected.push_back(row);
+    }
+  }
+  std::stable_sort(expected.begin(), expected.end(), [](const Row& a, const Row& b) {
+    return std::tie(a[kTenant], a[kUser], a[kTime], a[kModel]) <
+           std::tie(b[kTenant], b[kUser], b[kTime], b[kModel]);
+  });
+
+  std::array<Dictionary, kNumStringCols> dicts;
+  auto merged = SealedChunk::Merge(inputs, &dicts, nullptr, "", [] { return true; });
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  ASSERT_EQ((*merged)->rows(), expected.size());
+  DecodeScratch scratch;
+  std::vector<int64_t> col(expected.size());
+  for (int c = 0; c < kNumCols; ++c) {
+    ASSERT_TRUE((*merged)->Decode(static_cast<Col>(c), col.data(), &scratch).ok());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_EQ(col[i], expected[i][c]) << "column " << c << ", row " << i;
+    }
+  }
+  for (size_t g = 0; g < (*merged)->granules(); ++g) {
+    ASSERT_LE((*merged)->granule_rows(g), kGranuleRows);
+  }
+}
+
+// With merging on, a chunk is stored without zstd until the merge that rewrites it compresses
+// the rows once (MergePolicy::compress_chunks); the answers never change.
+TEST(PartMergeTest, ChunksAreStoredWithoutZstdUntilAMergeCompressesThem) {
+  constexpr int kOneChunk = 65'536 + 100;
+  UsageStore unmerged(MergePolicy{.enabled = false, .partition_us = 0});
+  AddRecords(&unmerged, kOneChunk, {});
+  unmerged.WaitSealed();
+  const size_t compressed = unmerged.GetStats().sealed_bytes;
+  const std::string expected_one = Answers(unmerged);
+
+  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0};
+  MergePolicy pairs_zstd = pairs;
+  pairs_zstd.compress_chunks = true;
+  auto env = NewMemEnv();
+  size_t merged_bytes = 0;
+  for (const MergePolicy& policy : {pairs, pairs_zstd}) {
+    const std::string dir = policy.compress_chunks ? "/zstd" : "/plain";
+    UsageStore store(policy);
+    std::vector<bool> loaded;
+    size_t discarded = 0;
+    ASSERT_TRUE(store.Open(env.get(), dir, &loaded, &discarded).ok());
+    AddRecords(&store, kOneChunk, {});
+    store.WaitMerged();
+    ASSERT_EQ(store.GetStats().sealed_on_disk, 1u);
+    const size_t one = store.GetStats().sealed_bytes;
+    if (policy.compress_chunks) {
+      EXPECT_EQ(one, compressed);
+    } else {
+      EXPECT_GT(one, compressed * 3 / 2) << "a chunk awaiting its merge is not compressed";
+    }
+    EXPECT_EQ(Answers(store), expected_one);
+
+    // The second chunk completes a pair: the merged part is compressed whatever the chunks were.
+    std::vector<Row> rows;
+    for (int i = kOneChunk; i < 2 * 65'536 + 100; ++i) rows.push_back(store.MakeRow(Rec(i), i));
+    store.Add(rows);
+    store.WaitMerged();
+    EXPECT_EQ(store.GetStats().merges, 1u);
+    EXPECT_EQ(store.GetStats().sealed_chunks, 1u);
+    EXPECT_LT(store.GetStats().sealed_bytes, one * (policy.compress_chunks ? 3 : 1)) << dir;
+    if (merged_bytes == 0) {
+      merged_bytes = store.GetStats().sealed_bytes;
+    } else {
+      EXPECT_EQ(store.GetStats().sealed_bytes, merged_bytes) << "the same part either way";
+    }
+
+    // A reopened store reads the files either way.
+    UsageStore reopened(policy);
+    loaded.clear();
+    ASSERT_TRUE(reopened.Open(env.get(), dir, &loaded, &discarded).ok());
+    EXPECT_EQ(discarded, 0u);
+    EXPECT_EQ(std::count(loaded.begin(), loaded.end(), true), 2 * 65'536);
+  }
+}
+
 TEST(PartMergeTest, InternCacheGivesTheDictionarysCodes) {
   UsageStore store(MergePolicy{.enabled = false});
   UsageStore::InternCache cache;

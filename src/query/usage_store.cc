@@ -321,7 +321,7 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::SealByPartition(cons
   for (size_t i = 1; w > 0 && one && i < rows; ++i) {
     one = partition(time[i]) == partition(time[0]);
   }
-  if (one) return {SealedChunk::Seal(chunk, rows)};
+  if (one) return {SealedChunk::Seal(chunk, rows, ChunkCompression())};
   // Usually two partitions (a chunk that spans midnight) or a few (late records): rows by
   // partition, each list in row order.
   std::map<int64_t, std::vector<uint32_t>> by_partition;
@@ -330,7 +330,7 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::SealByPartition(cons
   }
   std::vector<std::shared_ptr<const SealedChunk>> parts;
   for (auto& [key, part_rows] : by_partition) {
-    parts.push_back(SealedChunk::Seal(chunk, std::move(part_rows)));
+    parts.push_back(SealedChunk::Seal(chunk, std::move(part_rows), ChunkCompression()));
   }
   return parts;
 }

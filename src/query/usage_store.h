@@ -48,10 +48,18 @@ namespace tokenaudit::query {
 //    trickling into a past partition are gathered first (by the levels) and a large part is
 //    rewritten only once it grows by 1/fan_in: the rows these merges write are about fan_in + 1
 //    times the late rows at most, not one rewrite of the day per chunk.
+//
+// Compression: while merging is on, a sealed chunk (level 0) is stored without zstd (its frames
+// frame-of-reference coded only, ~2x the bytes) unless compress_chunks: fan_in chunks are soon
+// rewritten as one compressed level-1 part, so compressing each chunk first (and decompressing it
+// for that merge) costs CPU on the ingest path for files that live seconds to minutes at high
+// rates. Merged parts are always compressed, so a day holds fewer than fan_in uncompressed chunks
+// (the ones not merged yet), whatever its size.
 struct MergePolicy {
   bool enabled = true;
   size_t fan_in = 8;
   int max_level = 2;
+  bool compress_chunks = false;
   int64_t partition_us = int64_t{86'400} * 1'000'000;  // one UTC day
 };
 
@@ -149,6 +157,10 @@ class UsageStore {
   bool MergePendingLocked() const TA_REQUIRES(mu_);
   int Level(size_t rows) const;
   bool MergeOn() const { return merge_.enabled && merge_.fan_in >= 2 && merge_.max_level >= 1; }
+  // How a sealed chunk is stored (see MergePolicy).
+  Compression ChunkCompression() const {
+    return MergeOn() && !merge_.compress_chunks ? Compression::kNone : Compression::kZstd;
+  }
   // Writes a sealed chunk's file and returns the chunk read from it (only its metadata in
   // memory); on an error, counted in stats, the chunk itself (its rows stay queryable).
   std::shared_ptr<const SealedChunk> Persist(std::shared_ptr<const SealedChunk> chunk);
