@@ -594,28 +594,32 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::OpenFile(
   uint32_t crc = crc32c::Value(header, kHeaderBytes);
   crc = crc32c::Extend(crc, meta.data(), meta.size());
   if (crc != DecodeFixed32(footer + 8)) return Status::Corruption("column chunk CRC mismatch");
-  if (verify_data) {
-    // The frames, read in pieces (nothing of them stays in memory).
-    std::string piece(std::min<uint64_t>(data_size, 1 << 20), '\0');
-    uint32_t data_crc = 0;
-    for (uint64_t at = 0; at < data_size;) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), data_size - at));
-      ASSIGN_OR_RETURN(n, f->Read(kHeaderBytes + at, want, piece.data()));
-      if (n != want) return Status::Corruption(path + ": truncated");
-      data_crc = crc32c::Extend(data_crc, piece.data(), want);
-      at += want;
-    }
-    if (data_crc != DecodeFixed32(footer + 12)) {
-      return Status::Corruption("column chunk CRC mismatch");
-    }
-  }
   ASSIGN_OR_RETURN(std::shared_ptr<SealedChunk> chunk,
                    ParseMeta(std::string_view(header, kHeaderBytes), meta, kHeaderBytes,
                              data_size, dicts));
   chunk->path_ = path;
   chunk->file_ = std::move(f);
+  chunk->data_size_ = data_size;
+  chunk->data_crc_ = DecodeFixed32(footer + 12);
+  if (verify_data) RETURN_IF_ERROR(chunk->VerifyData());
   RETURN_IF_ERROR(chunk->BuildUserBlooms());
   return std::shared_ptr<const SealedChunk>(std::move(chunk));
+}
+
+Status SealedChunk::VerifyData() const {
+  if (!on_disk()) return Status::OK();
+  // The frames, read in pieces (nothing of them stays in memory).
+  std::string piece(std::min<uint64_t>(std::max<uint64_t>(data_size_, 1), 1 << 20), '\0');
+  uint32_t crc = 0;
+  for (uint64_t at = 0; at < data_size_;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), data_size_ - at));
+    ASSIGN_OR_RETURN(size_t n, file_->Read(data_offset_ + at, want, piece.data()));
+    if (n != want) return Status::Corruption(path_ + ": truncated");
+    crc = crc32c::Extend(crc, piece.data(), want);
+    at += want;
+  }
+  if (crc != data_crc_) return Status::Corruption(path_ + ": column chunk CRC mismatch");
+  return Status::OK();
 }
 
 size_t SealedChunk::encoded_bytes() const {

@@ -4,7 +4,8 @@
 // read the first n rows it was told about while the writer appends behind them.
 // SealedChunk: an immutable chunk with its rows sorted by (tenant, user, time, model), cut into
 // granules of kGranuleRows rows. Every column of every granule is frame-of-reference coded into
-// the narrowest byte width that holds it and compressed as its own zstd frame; the granule's min
+// the narrowest byte width that holds it and compressed as its own zstd frame (or stored as it
+// is: see Compression); the granule's min
 // and max stay in memory as a zone map, so a filter decodes only the granules it can match.
 // A chunk written to DATA_DIR/columns/ (doc/columns_format.md) keeps only that metadata in
 // memory and reads its frames from the file when a query needs them.
@@ -147,6 +148,11 @@ class SealedChunk {
   // [g0, g1) into out[0, granule_rows(g)).
   Status DecodeGranule(Col c, size_t g, size_t g0, std::string_view bytes, int64_t* out,
                        DecodeScratch* scratch) const;
+  // Checks the frames of a chunk read from a file against the file's data CRC, reading them in
+  // pieces; Corruption if they differ (OK for a chunk in memory). Stored (uncompressed) frames
+  // carry no checksum of their own, so a merge checks its inputs this way before it rewrites
+  // their values into a part with fresh CRCs and removes them.
+  Status VerifyData() const;
   // Bytes of the compressed frames (in memory or in the file).
   size_t encoded_bytes() const;
   // Bytes this object holds in memory (metadata, and the frames unless on disk).
@@ -212,6 +218,8 @@ class SealedChunk {
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;  // open while the chunk lives (when path_ is set)
   uint64_t data_offset_ = 0;  // of the data section in the file
+  uint64_t data_size_ = 0;    // of the data section in the file
+  uint32_t data_crc_ = 0;     // the footer's CRC of the data section
 };
 
 }  // namespace tokenaudit::query

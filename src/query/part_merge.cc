@@ -2,11 +2,13 @@
 // "Merging"). Two passes, so that memory stays bounded by a few granules per input whatever the
 // size of the output:
 //   1. the sort keys (tenant, user, time, model) of every input are read granule by granule and
-//      merged; the output keeps only which input each of its rows comes from (one byte a row)
-//      and where its granules end;
+//      merged; the output keeps only where its granules end and which input its rows come from,
+//      as runs of consecutive rows from one input (4 bytes a run: at most 4 bytes a row, 128 MiB
+//      for a part of kMaxPartRows, and far less when a user has several rows in an input);
 //   2. column after column (the file's layout), each input's column is read granule by granule
-//      and its values dealt out in that order, and each output granule is encoded and written
-//      as soon as it is full.
+//      and the runs are copied out of it in order, and each output granule is encoded and
+//      written as soon as it is full.
+// The inputs' data CRCs are checked first.
 // The frames go to a temporary file first, since the header (which precedes them) holds their
 // size; they are then copied behind the header into the part's temporary file, which is synced
 // and renamed.
@@ -74,9 +76,11 @@ struct MergeKey {
 
 // Consecutive output rows taken from one input.
 struct Run {
-  uint32_t rows;
-  uint8_t input;
+  uint32_t rows : 24;
+  uint32_t input : 8;
 };
+static_assert(sizeof(Run) == 4);
+constexpr uint32_t kMaxRunRows = (uint32_t{1} << 24) - 1;
 
 // Where the frames of the merged part go: memory, or a temporary file with their CRC.
 class FrameSink {
@@ -156,6 +160,9 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
   for (const auto& in : inputs) total += in->rows();
   if (total > kMaxPartRows) return Status::InvalidArgument("merged part would be too large");
   const Status aborted = Status::Unavailable("merge stopped");
+  // The inputs' frames are checked before their values are rewritten under new CRCs (a stored
+  // frame has no checksum of its own; a zstd frame's is checked when decoded anyway).
+  for (const auto& in : inputs) RETURN_IF_ERROR(in->VerifyData());
 
   // Pass 1: the order of the rows (as runs of rows from one input), and the granules. The
   // input with the smallest key gives rows until its key passes the smallest key of the others
@@ -201,8 +208,8 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
           if (!keep_going()) return aborted;
         }
         prev_tenant = tenant;
-        if (runs.empty() || runs.back().input != best) {
-          runs.push_back({0, static_cast<uint8_t>(best)});
+        if (runs.empty() || runs.back().input != best || runs.back().rows == kMaxRunRows) {
+          runs.push_back({0, static_cast<uint32_t>(best)});
         }
         ++runs.back().rows;
         ++i;

@@ -53,8 +53,8 @@ namespace tokenaudit::query {
 // frame-of-reference coded only, ~2x the bytes) unless compress_chunks: fan_in chunks are soon
 // rewritten as one compressed level-1 part, so compressing each chunk first (and decompressing it
 // for that merge) costs CPU on the ingest path for files that live seconds to minutes at high
-// rates. Merged parts are always compressed, so a day holds fewer than fan_in uncompressed chunks
-// (the ones not merged yet), whatever its size.
+// rates. Merged parts are always compressed, so once the merges have caught up a day holds fewer
+// than fan_in uncompressed chunks (the ones not merged yet), whatever its size.
 struct MergePolicy {
   bool enabled = true;
   size_t fan_in = 8;
