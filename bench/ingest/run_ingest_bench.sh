@@ -177,18 +177,24 @@ SUMMARY="$WORK/summary.txt"
 SETTLE_MAX=${SETTLE_MAX:-60}
 SETTLE_BUSY=${SETTLE_BUSY:-10}
 settle() {
-  local waited=0 a b busy
+  local waited=0 a b busy dirty t0 t1 synced
+  # Dirty pages a previous run left behind (ClickHouse does not fsync its parts) are written back
+  # now, not during the next run, where every fdatasync of the log (a device cache flush) would
+  # wait behind them: a run of either server starts with the other's writes on disk.
+  dirty=$(awk '/^(Dirty|Writeback):/ { kb += $2 } END { printf "%.0f", kb / 1024 }' /proc/meminfo)
+  t0=$(date +%s%N); sync; t1=$(date +%s%N)
+  synced="sync of ${dirty} MB dirty took $(( (t1 - t0) / 1000000 )) ms"
   while :; do
     a=$(machine_ticks); sleep 1; b=$(machine_ticks)
     busy=$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
       printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
     waited=$((waited + 1))
     if (( busy < SETTLE_BUSY )); then
-      echo "settled: machine ${busy}% busy after ${waited} s"
+      echo "settled: machine ${busy}% busy after ${waited} s ($synced)"
       return
     fi
     if (( waited >= SETTLE_MAX )); then
-      echo "not settled: machine still ${busy}% busy after ${waited} s; measuring anyway"
+      echo "not settled: machine still ${busy}% busy after ${waited} s; measuring anyway ($synced)"
       return
     fi
   done
@@ -204,7 +210,7 @@ measure() {
   else
     pid=$CH_PID url=$CH_INSERT
   fi
-  local c0 f0 fs0 n0 b0 r0 p0
+  local c0 f0 fs0 n0 b0 r0 p0 q0 w0
   c0=$(cpu_ticks "$pid")
   local m0 t0
   m0=$(machine_ticks)
@@ -212,6 +218,8 @@ measure() {
   if [[ $who == ta ]]; then
     f0=$(metric tokenaudit_fsync_seconds_count); fs0=$(metric tokenaudit_fsync_seconds_sum)
     n0=$(metric tokenaudit_ingested_records_total); b0=$(metric tokenaudit_commit_batch_records_count)
+    q0=$(metric 'tokenaudit_fsync_seconds_bucket{le="0.01"}')
+    w0=$(metric 'tokenaudit_fsync_seconds_bucket{le="0.25"}')
   else
     r0=$(ch_rows)
   fi
@@ -237,13 +245,16 @@ measure() {
   per_cpu=$(awk -v r="$recs" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0) ? r / c : 0 }')
   local extra=""
   if [[ $who == ta ]]; then
-    local f1 fs1 n1 b1
+    local f1 fs1 n1 b1 q1 w1
     f1=$(metric tokenaudit_fsync_seconds_count); fs1=$(metric tokenaudit_fsync_seconds_sum)
     n1=$(metric tokenaudit_ingested_records_total); b1=$(metric tokenaudit_commit_batch_records_count)
+    q1=$(metric 'tokenaudit_fsync_seconds_bucket{le="0.01"}')
+    w1=$(metric 'tokenaudit_fsync_seconds_bucket{le="0.25"}')
     extra=$(awk -v f0="$f0" -v f1="$f1" -v s0="$fs0" -v s1="$fs1" -v n0="$n0" -v n1="$n1" \
-      -v b0="$b0" -v b1="$b1" -v t="$secs" 'BEGIN {
-        df = f1 - f0; printf "fdatasync %d (%.0f/s, mean %.3f ms), group commits %d (%.0f records each), ingested_records_total +%d",
-          df, df / t, df ? (s1 - s0) * 1000 / df : 0, b1 - b0, (b1 - b0) ? (n1 - n0) / (b1 - b0) : 0, n1 - n0 }')
+      -v b0="$b0" -v b1="$b1" -v t="$secs" -v q0="$q0" -v q1="$q1" -v w0="$w0" -v w1="$w1" 'BEGIN {
+        df = f1 - f0; printf "fdatasync %d (%.0f/s, mean %.3f ms; over 10 ms: %d, over 250 ms: %d), group commits %d (%.0f records each), ingested_records_total +%d",
+          df, df / t, df ? (s1 - s0) * 1000 / df : 0, df - (q1 - q0), df - (w1 - w0), b1 - b0,
+          (b1 - b0) ? (n1 - n0) / (b1 - b0) : 0, n1 - n0 }')
   else
     extra="rows in table +$(( $(ch_rows) - r0 )), active parts $(ch_parts)"
   fi
