@@ -77,6 +77,15 @@ class DecodeScratch {
 // levels). Either decodes the same way.
 enum class Compression { kZstd, kNone };
 
+// Removes a file a few MiB at a time: truncates it in steps of `step_bytes`, pausing `pause_us`
+// between them (unless `hurry` returns true), then unlinks it. On a file system with online
+// discard (ext4 mounted `discard`), freeing a large file's blocks at once queues discards that
+// every fdatasync of the log then waits behind: tens to hundreds of ms for 100+ MB
+// (bench/RESULTS.md, "Session 6"). For files nobody reads any more; errors are ignored (a file
+// left behind is removed at the next UsageStore::Open).
+void RemoveFileGradually(Env* env, const std::string& path, const std::function<bool()>& hurry,
+                         uint64_t step_bytes = 8 << 20, uint64_t pause_us = 20'000);
+
 class SealedChunk {
  public:
   // Sorts and encodes the first `rows` rows of `tail`; the frames stay in memory.

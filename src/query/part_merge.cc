@@ -149,6 +149,17 @@ Status WritePartFile(Env* env, const std::string& path, const std::string& heade
 
 }  // namespace
 
+void RemoveFileGradually(Env* env, const std::string& path, const std::function<bool()>& hurry,
+                         uint64_t step_bytes, uint64_t pause_us) {
+  Result<uint64_t> size = env->GetFileSize(path);
+  for (uint64_t left = size.ok() ? *size : 0; left > step_bytes && !hurry();) {
+    left -= step_bytes;
+    if (!env->TruncateFile(path, left).ok()) break;
+    env->SleepForMicros(pause_us);
+  }
+  env->RemoveFile(path).IgnoreError();
+}
+
 Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
     std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
@@ -286,8 +297,11 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
   const std::string meta = part->EncodeMeta(*dicts);
   s = WritePartFile(env, path, header, data_path, sink->size(), meta,
                     EncodeFooter(header, meta, sink->crc()));
-  env->RemoveFile(data_path).IgnoreError();
-  RETURN_IF_ERROR(s);
+  if (!s.ok()) {
+    env->RemoveFile(data_path).IgnoreError();
+    return s;
+  }
+  RemoveFileGradually(env, data_path, [&keep_going] { return !keep_going(); });
   // Read back as any part on disk: only its metadata stays in memory.
   return OpenFile(env, path, dicts, /*verify_data=*/false);
 }

@@ -356,6 +356,29 @@ TEST(PartMergeTest, MergeRefusesAnInputWhoseFramesWereDamagedOnDisk) {
   ::rmdir(dir.c_str());
 }
 
+// A merge's inputs and its temporary file are removed a few MiB at a time (freeing a large file
+// at once stalls the log's fdatasyncs on a file system with online discard).
+TEST(PartMergeTest, RemoveFileGraduallyShrinksTheFileInStepsThenRemovesIt) {
+  auto env = NewMemEnv();
+  ASSERT_TRUE(env->CreateDir("/d").ok());
+  const std::string path = "/d/big.tac";
+  ASSERT_TRUE(WriteFileAtomic(env.get(), path, std::string(5 * 1000 + 300, 'x')).ok());
+  std::vector<uint64_t> sizes;
+  RemoveFileGradually(env.get(), path, [&] {
+    sizes.push_back(*env->GetFileSize(path));
+    return false;
+  }, /*step_bytes=*/1000, /*pause_us=*/0);
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{5300, 4300, 3300, 2300, 1300}));
+  EXPECT_FALSE(env->FileExists(path));
+
+  // In a hurry (the store is stopping): removed at once.
+  ASSERT_TRUE(WriteFileAtomic(env.get(), path, std::string(5000, 'x')).ok());
+  int calls = 0;
+  RemoveFileGradually(env.get(), path, [&] { return ++calls > 0; }, 1000, 0);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(env->FileExists(path));
+}
+
 // With merging on, a chunk is stored without zstd until the merge that rewrites it compresses
 // the rows once (MergePolicy::compress_chunks); the answers never change.
 TEST(PartMergeTest, ChunksAreStoredWithoutZstdUntilAMergeCompressesThem) {

@@ -444,10 +444,23 @@ void UsageStore::MergeLoop() {
         last_error_ = "merge into " + path + " failed: " + merged.status().ToString();
       }
     }
-    // The merged part is durable and in place: the inputs' files go. Queries that still hold
-    // an input read it through its open file.
+    // The merged part is durable and in place: the inputs' files go, a few MiB at a time
+    // (RemoveFileGradually) once no query holds them; a query that still holds one after a few
+    // seconds reads it through its open file after the unlink.
     if (merged.ok() && env != nullptr) {
-      for (const auto& in : inputs) env->RemoveFile(in->path()).IgnoreError();
+      auto hurry = [this] { return stopping_.load(std::memory_order_relaxed); };
+      for (auto& in : inputs) {
+        for (int i = 0; i < 500 && in.use_count() > 1 && !hurry(); ++i) {
+          env->SleepForMicros(10'000);
+        }
+        const std::string path = in->path();
+        if (in.use_count() > 1) {
+          env->RemoveFile(path).IgnoreError();
+        } else {
+          RemoveFileGradually(env, path, hurry);
+        }
+        in.reset();  // closes the file
+      }
     }
     MutexLock l(&mu_);
     merging_ = false;
