@@ -20,30 +20,9 @@ PROFILE=${PROFILE:-0}
 TA="$BUILD/tools/tokenaudit/tokenaudit"
 LG="$BUILD/bench/ingest/ingest_loadgen"
 
-WORK=$(mktemp -d "${DATA_PARENT:-/tmp}/ingest_cpu.XXXXXX")
-TA_PID=""
-cleanup() {
-  if [[ -n "$TA_PID" ]] && kill -0 "$TA_PID" 2>/dev/null; then
-    kill -TERM "$TA_PID"; wait "$TA_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "tokenaudit: $TA"
-export TOKENAUDIT_PSEUDONYM_KEY=${TOKENAUDIT_PSEUDONYM_KEY:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
-DATA="$WORK/data"
-KEY=$("$TA" keys create --data-dir "$DATA" --role ingest --name cpu-bench 2>/dev/null)
-"$TA" serve --data-dir "$DATA" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
-TA_PID=$!
-ADDR=""
-for _ in $(seq 200); do
-  ADDR=$(sed -n 's/^tokenaudit listening on http:\/\///p' "$WORK/serve.out")
-  [[ -n "$ADDR" && "$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/readyz")" == 200 ]] && break
-  sleep 0.1
-done
-URL="http://$ADDR/v1/events"
+# shellcheck source=lone_server_lib.sh
+source "$ROOT/bench/ingest/lone_server_lib.sh"
+lone_server_start ingest_cpu
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # Minor page faults of the process (first touches of memory: a cost the CPU time includes).
 min_faults() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $8}'; }
