@@ -124,7 +124,7 @@ class SealedChunk {
   static Result<std::shared_ptr<const SealedChunk>> Merge(
       const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
       std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
-      const std::function<bool()>& keep_going, Compression compression = Compression::kZstd);
+      const std::function<bool()>& keep_going);
 
   size_t rows() const { return rows_; }
   size_t granules() const { return gstart_.size() - 1; }

@@ -163,7 +163,7 @@ void RemoveFileGradually(Env* env, const std::string& path, const std::function<
 Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
     std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
-    const std::function<bool()>& keep_going, Compression compression) {
+    const std::function<bool()>& keep_going) {
   if (inputs.empty() || inputs.size() > 255) {
     return Status::InvalidArgument("a merge takes 1 to 255 parts");
   }
@@ -246,7 +246,7 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     if (env != nullptr) env->RemoveFile(data_path).IgnoreError();
     return s;
   };
-  EncodeBuffers buf(compression);
+  EncodeBuffers buf(Compression::kZstd);  // a merged part is always compressed
   std::vector<int64_t> out(kGranuleRows);
   for (int c = 0; c < kNumCols; ++c) {
     std::vector<std::unique_ptr<PartCursor>> cur;
