@@ -386,48 +386,50 @@ void Service::Finish(std::shared_ptr<IngestCall> call) {
     call->respond(std::move(resp));
     return;
   }
+  // The counts lead the body: counted first, so the items are written once, in place.
   size_t accepted = 0, dups = 0, rejected = 0;
   bool any_unavailable = false;
-  std::string items;
-  items.reserve(results.size() * 56 + 2);
-  items.push_back('[');
-  for (size_t i = 0; i < results.size(); ++i) {
-    const ItemResult& r = results[i];
-    if (i) items.push_back(',');
-    items.append("{\"index\":");
-    AppendUnsigned(&items, i);
-    items.append(",\"status\":");
-    AppendUnsigned(&items, r.status);
+  for (const ItemResult& r : results) {
     if (r.status == 200) {
       (r.duplicate ? dups : accepted)++;
-      items.append(r.duplicate ? ",\"duplicate\":true,\"seq\":" : ",\"duplicate\":false,\"seq\":");
-      AppendUnsigned(&items, r.seq);
-      items.push_back('}');
     } else {
       ++rejected;
       any_unavailable |= r.status == 503;
-      const record::FieldError e = ItemError(call->errors, call->append_status, r);
-      HttpResponse err = ErrorResponse(r.status, e.code, e.message, e.field);
-      // ErrorResponse's body is {"error":{...}}; embed its inner object.
-      items.append(",\"error\":");
-      items.append(std::string_view(err.body).substr(9, err.body.size() - 10));
-      items.push_back('}');
     }
   }
-  items.push_back(']');
   HttpResponse resp;
   resp.status = rejected == 0 ? 200 : 207;
   if (any_unavailable) resp.headers.emplace_back("Retry-After", "1");
-  resp.body.reserve(items.size() + 80);
-  resp.body.append("{\"accepted\":");
-  AppendUnsigned(&resp.body, accepted);
-  resp.body.append(",\"duplicates\":");
-  AppendUnsigned(&resp.body, dups);
-  resp.body.append(",\"rejected\":");
-  AppendUnsigned(&resp.body, rejected);
-  resp.body.append(",\"results\":");
-  resp.body.append(items);
-  resp.body.push_back('}');
+  std::string& body = resp.body;
+  body.reserve(results.size() * 56 + 96);
+  body.append("{\"accepted\":");
+  AppendUnsigned(&body, accepted);
+  body.append(",\"duplicates\":");
+  AppendUnsigned(&body, dups);
+  body.append(",\"rejected\":");
+  AppendUnsigned(&body, rejected);
+  body.append(",\"results\":[");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const ItemResult& r = results[i];
+    if (i) body.push_back(',');
+    body.append("{\"index\":");
+    AppendUnsigned(&body, i);
+    body.append(",\"status\":");
+    AppendUnsigned(&body, r.status);
+    if (r.status == 200) {
+      body.append(r.duplicate ? ",\"duplicate\":true,\"seq\":" : ",\"duplicate\":false,\"seq\":");
+      AppendUnsigned(&body, r.seq);
+      body.push_back('}');
+    } else {
+      const record::FieldError e = ItemError(call->errors, call->append_status, r);
+      HttpResponse err = ErrorResponse(r.status, e.code, e.message, e.field);
+      // ErrorResponse's body is {"error":{...}}; embed its inner object.
+      body.append(",\"error\":");
+      body.append(std::string_view(err.body).substr(9, err.body.size() - 10));
+      body.push_back('}');
+    }
+  }
+  body.append("]}");
   call->respond(std::move(resp));
 }
 

@@ -438,13 +438,35 @@ TEST(PartMergeTest, InternCacheGivesTheDictionarysCodes) {
   UsageStore store(MergePolicy{.enabled = false});
   UsageStore::InternCache cache;
   for (int i = 0; i < 5000; ++i) {
-    const UsageRecord r = Rec(i * 13 % 4001);
+    UsageRecord r = Rec(i * 13 % 4001);
+    // Users of one length that differ in their first bytes only, or in their last: both share
+    // cache ways with others, and each gets its own code.
+    if (i % 3 == 1) r.user = std::to_string(i % 700) + "-user-with-a-long-common-suffix";
+    if (i % 3 == 2) r.user = "u_" + std::string(20, 'x') + std::to_string(1000 + i % 900);
     const Row cached = store.MakeRow(r, 1, &cache);
     const Row plain = store.MakeRow(r, 1);
     ASSERT_EQ(cached, plain) << i;
     EXPECT_EQ(store.dict(kUser).String(static_cast<uint32_t>(cached[kUser])), r.user);
     EXPECT_EQ(store.dict(kWorkflow).String(static_cast<uint32_t>(cached[kWorkflow])), r.workflow);
   }
+}
+
+TEST(PartMergeTest, InputHashColumnHoldsTheFirst16HexDigits) {
+  UsageStore store(MergePolicy{.enabled = false});
+  auto prefix = [&](const std::string& hash) {
+    UsageRecord r = Rec(1);
+    r.input_hash = hash;
+    return store.MakeRow(r, 1)[kInputHash];
+  };
+  const std::string tail(48, '7');
+  EXPECT_EQ(prefix("sha256:0123456789abcdef" + tail), int64_t{0x0123456789abcdef});
+  EXPECT_EQ(prefix("fedcba9876543210" + tail), static_cast<int64_t>(0xfedcba9876543210ull));
+  EXPECT_EQ(prefix("sha256:" + std::string(64, 'f')), -1);
+  EXPECT_EQ(prefix("sha256:0123456789abcdeF" + tail), 0);  // upper case: not a digest we make
+  EXPECT_EQ(prefix("sha256:0123456789abcde/" + tail), 0);
+  EXPECT_EQ(prefix("sha256:g123456789abcdef" + tail), 0);
+  EXPECT_EQ(prefix("sha256:0123456789abcde"), 0);  // too short
+  EXPECT_EQ(prefix(""), 0);
 }
 
 TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {

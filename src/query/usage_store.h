@@ -91,12 +91,16 @@ class UsageStore {
 
    private:
     friend class UsageStore;
-    static constexpr size_t kWays = 8;  // per column, direct-mapped
+    // Direct-mapped, per column. The user column has many values (pseudonyms of random
+    // characters, all of one length), so it gets more ways, chosen by a hash of the string.
+    static constexpr size_t kWays = 8;
+    static constexpr size_t kUserWays = 256;
     struct Entry {
       std::string_view s;  // the dictionary's copy: stable while the store lives
       uint32_t code = 0;
     };
     std::array<std::array<Entry, kWays>, kNumStringCols> entries_{};
+    std::array<Entry, kUserWays> user_entries_{};
   };
 
   // The row of a stored record, its strings interned now. Any thread; `seq` may be set later
