@@ -231,14 +231,35 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
                                                      Compression compression) {
   // Sort order: tenant, user, time, model. Codes, not strings: what matters is that one user's
   // rows are adjacent (compression, user filters), not the alphabet.
+  // Ties keep the rows' order in the tail. The keys are packed beside the row index first, so
+  // that the sort compares values in one array instead of reaching into four columns per
+  // comparison (a third of the seal thread's time went to those cache misses).
   const size_t rows = order.size();
-  const int64_t* keys[] = {tail.col(kTenant), tail.col(kUser), tail.col(kTime), tail.col(kModel)};
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    for (const int64_t* k : keys) {
-      if (k[a] != k[b]) return k[a] < k[b];
+  {
+    struct Key {
+      uint64_t tenant_user;  // dictionary codes: 32 bits each
+      uint64_t time;         // the sign bit flipped: unsigned order is signed order
+      uint64_t model_row;    // model code, then the row index
+      bool operator<(const Key& o) const {
+        return tenant_user != o.tenant_user ? tenant_user < o.tenant_user
+               : time != o.time             ? time < o.time
+                                            : model_row < o.model_row;
+      }
+    };
+    const int64_t* tenant = tail.col(kTenant);
+    const int64_t* user = tail.col(kUser);
+    const int64_t* time = tail.col(kTime);
+    const int64_t* model = tail.col(kModel);
+    std::vector<Key> keys(rows);
+    for (size_t i = 0; i < rows; ++i) {
+      const uint32_t r = order[i];
+      keys[i] = {static_cast<uint64_t>(tenant[r]) << 32 | static_cast<uint32_t>(user[r]),
+                 static_cast<uint64_t>(time[r]) ^ (uint64_t{1} << 63),
+                 static_cast<uint64_t>(model[r]) << 32 | r};
     }
-    return a < b;
-  });
+    std::sort(keys.begin(), keys.end());
+    for (size_t i = 0; i < rows; ++i) order[i] = static_cast<uint32_t>(keys[i].model_row);
+  }
 
   auto chunk = std::make_shared<SealedChunk>();
   chunk->rows_ = rows;

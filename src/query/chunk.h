@@ -88,7 +88,9 @@ void RemoveFileGradually(Env* env, const std::string& path, const std::function<
 
 class SealedChunk {
  public:
-  // Sorts and encodes the first `rows` rows of `tail`; the frames stay in memory.
+  // Sorts and encodes the first `rows` rows of `tail`; the frames stay in memory. Rows are
+  // sorted by (tenant, user, time, model), ties in row order; tenant, user and model hold
+  // dictionary codes (0 to 2^32 - 1), as MakeRow makes them.
   static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail, size_t rows,
                                                  Compression compression = Compression::kZstd);
   // The same for the rows of `tail` listed in `rows` (row indexes, in increasing order; not

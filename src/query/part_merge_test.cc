@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "src/query/usage_query.h"
 #include "src/query/usage_store.h"
@@ -449,6 +450,58 @@ TEST(PartMergeTest, InternCacheGivesTheDictionarysCodes) {
     EXPECT_EQ(store.dict(kUser).String(static_cast<uint32_t>(cached[kUser])), r.user);
     EXPECT_EQ(store.dict(kWorkflow).String(static_cast<uint32_t>(cached[kWorkflow])), r.workflow);
   }
+}
+
+// Seal's order: (tenant, user, time, model), ties in the tail's row order; times may be
+// negative (before 1970) and codes use all 32 bits.
+TEST(PartMergeTest, SealSortsByTenantUserTimeModelWithTiesInRowOrder) {
+  uint64_t state = 7;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  constexpr size_t kRows = 30'000;
+  auto tail = std::make_unique<TailChunk>();
+  std::vector<Row> rows;
+  for (size_t i = 0; i < kRows; ++i) {
+    Row row{};
+    for (int c = 0; c < kNumCols; ++c) row[c] = static_cast<int64_t>(next(1000));
+    row[kTenant] = next(3) == 0 ? 0xffffffffll : static_cast<int64_t>(next(3));
+    row[kUser] = next(5) == 0 ? 0xfffffffell : static_cast<int64_t>(next(40));
+    row[kTime] = static_cast<int64_t>(next(7)) - 3 + (next(9) == 0 ? INT64_MIN / 2 : 0);
+    row[kModel] = next(4) == 0 ? 0x80000000ll : static_cast<int64_t>(next(3));
+    row[kSeq] = static_cast<int64_t>(i);
+    tail->Set(i, row);
+    rows.push_back(row);
+  }
+  auto sorted_rows = [](std::vector<Row> v) {
+    std::stable_sort(v.begin(), v.end(), [](const Row& a, const Row& b) {
+      return std::tie(a[kTenant], a[kUser], a[kTime], a[kModel]) <
+             std::tie(b[kTenant], b[kUser], b[kTime], b[kModel]);
+    });
+    return v;
+  };
+  auto decoded = [](const SealedChunk& chunk) {
+    std::vector<std::vector<int64_t>> cols(kNumCols, std::vector<int64_t>(chunk.rows()));
+    DecodeScratch scratch;
+    for (int c = 0; c < kNumCols; ++c) {
+      EXPECT_TRUE(chunk.Decode(static_cast<Col>(c), cols[c].data(), &scratch).ok());
+    }
+    std::vector<Row> out(chunk.rows());
+    for (size_t i = 0; i < chunk.rows(); ++i) {
+      for (int c = 0; c < kNumCols; ++c) out[i][c] = cols[c][i];
+    }
+    return out;
+  };
+  EXPECT_EQ(decoded(*SealedChunk::Seal(*tail, kRows, Compression::kNone)), sorted_rows(rows));
+  // A subset (the rows of one time partition): the same order among those rows.
+  std::vector<uint32_t> some;
+  std::vector<Row> some_rows;
+  for (uint32_t i = 0; i < kRows; i += 1 + static_cast<uint32_t>(next(3))) {
+    some.push_back(i);
+    some_rows.push_back(rows[i]);
+  }
+  EXPECT_EQ(decoded(*SealedChunk::Seal(*tail, some, Compression::kZstd)), sorted_rows(some_rows));
 }
 
 TEST(PartMergeTest, InputHashColumnHoldsTheFirst16HexDigits) {
