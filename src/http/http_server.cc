@@ -37,14 +37,18 @@ class ServerImpl;
 struct AppendedStringBody {
   using value_type = std::string;
 
-  static std::uint64_t size(const value_type& body) { return body.size(); }
-
   class reader {
    public:
     template <bool kIsRequest, class Fields>
-    reader(bhttp::header<kIsRequest, Fields>&, value_type& body) : body_(body) {}
+    explicit reader(bhttp::header<kIsRequest, Fields>&, value_type& body) : body_(body) {}
 
     void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      // As string_body: a length no string can hold is an error (400), not a throw (a
+      // max_body_bytes configured as "unlimited" lets any Content-Length through).
+      if (length && *length > body_.max_size()) {
+        ec = bhttp::error::buffer_overflow;
+        return;
+      }
       if (length) body_.reserve(static_cast<size_t>(*length));
       ec = {};
     }

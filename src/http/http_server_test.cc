@@ -140,6 +140,21 @@ TEST_F(HttpServerTest, OversizedContentLengthIsRefusedWithoutReadingTheBody) {
   EXPECT_TRUE(c.ClosedByPeer());
 }
 
+TEST_F(HttpServerTest, ContentLengthNoStringCanHoldGets400WithoutALimit) {
+  HttpServerOptions o;
+  o.max_body_bytes = UINT64_MAX;  // "unlimited"
+  StartServer(o);
+  RawClient c(server_->port());
+  // The body reader starts (and refuses the length) with the first body bytes.
+  c.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\nabc");
+  std::string r = c.ReadResponse();
+  EXPECT_NE(r.find("400"), std::string::npos) << r;
+  // The server is still there.
+  RawClient again(server_->port());
+  again.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(again.ReadResponse().find("200"), std::string::npos);
+}
+
 TEST_F(HttpServerTest, OversizedChunkedBodyIsRefusedWhileStreaming) {
   HttpServerOptions o;
   o.max_body_bytes = 1000;

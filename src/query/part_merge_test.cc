@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <thread>
@@ -520,6 +522,40 @@ TEST(PartMergeTest, InputHashColumnHoldsTheFirst16HexDigits) {
   EXPECT_EQ(prefix("sha256:g123456789abcdef" + tail), 0);
   EXPECT_EQ(prefix("sha256:0123456789abcde"), 0);  // too short
   EXPECT_EQ(prefix(""), 0);
+}
+
+// The user column's cache ways are spread by the whole tail of the string and its length:
+// sequential ids, fixed-width ids, ids differing only in length, and random pseudonyms all use
+// most ways.
+TEST(PartMergeTest, UserCacheWaysSpreadOverManyKindsOfUserStrings) {
+  UsageStore store(MergePolicy{.enabled = false});
+  auto ways = [&](const std::function<std::string(int)>& user, int n) {
+    UsageStore::InternCache cache;
+    for (int i = 0; i < n; ++i) {
+      UsageRecord r = Rec(i);
+      r.user = user(i);
+      store.MakeRow(r, 1, &cache);
+    }
+    return cache.user_ways_used();
+  };
+  auto fixed = [](int i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "user-%06d", i);
+    return std::string(b);
+  };
+  EXPECT_GE(ways(fixed, 1000), 200u);
+  EXPECT_GE(ways([](int i) { return std::to_string(i); }, 1000), 200u);
+  EXPECT_GE(ways([](int i) { return "u_" + std::string(20, 'x') + std::to_string(1000 + i); }, 1000),
+            200u);
+  EXPECT_GE(ways([](int i) { return std::to_string(i) + "-user-with-a-long-common-suffix"; }, 1000),
+            200u);
+  EXPECT_GE(ways([](int i) { return std::string(1 + i % 40, 'a'); }, 40), 30u);  // length only
+  uint64_t state = 3;
+  EXPECT_GE(ways([&](int) {
+              state = state * 6364136223846793005ull + 1442695040888963407ull;
+              return "u_" + std::to_string(state);
+            }, 1000),
+            200u);
 }
 
 TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {

@@ -78,14 +78,18 @@ UsageStore::~UsageStore() {
 
 namespace {
 
-// A hash of a user string (not empty) for its InternCache way: the last (up to) 8 bytes and
-// the length, multiplied (Fibonacci hashing), top bits.
-uint32_t UserHash(std::string_view s) {
-  uint64_t tail = 0;
+// The InternCache way of a user string (not empty): its first and last (up to) 8 bytes and its
+// length, mixed by two multiplications; the top 8 bits (the low bits of a product depend only
+// on the low bits of its factors). Strings that differ only in the middle share a way.
+size_t UserWay(std::string_view s) {
+  uint64_t head = 0, tail = 0;
   const size_t n = std::min<size_t>(s.size(), sizeof(tail));
+  std::memcpy(&head, s.data(), n);
   std::memcpy(&tail, s.data() + s.size() - n, n);
-  const uint64_t h = (tail ^ (uint64_t{s.size()} << 56)) * 0x9E3779B97F4A7C15ull;
-  return static_cast<uint32_t>(h >> 32);
+  uint64_t h = head * 0x9E3779B97F4A7C15ull;
+  h ^= tail ^ (uint64_t{s.size()} << 56);
+  h *= 0xC2B2AE3D27D4EB4Full;
+  return static_cast<size_t>(h >> 56);
 }
 
 }  // namespace
@@ -104,7 +108,7 @@ Row UsageStore::MakeRow(const UsageRecord& r, uint64_t seq, InternCache* cache) 
     // Way: length and last byte, which tell apart most of the few values a column repeats;
     // for users, a hash of the last (up to) 8 bytes and the length.
     InternCache::Entry& e =
-        c == kUser ? cache->user_entries_[UserHash(s) % InternCache::kUserWays]
+        c == kUser ? cache->user_entries_[UserWay(s)]
                    : cache->entries_[c][(s.size() * 31 + static_cast<unsigned char>(s.back())) %
                                         InternCache::kWays];
     if (e.code != 0 && e.s == s) {

@@ -88,13 +88,19 @@ class UsageStore {
   class InternCache {
    public:
     InternCache() = default;
+    // User cache ways holding a string (for tests: how well user strings spread).
+    size_t user_ways_used() const {
+      size_t n = 0;
+      for (const Entry& e : user_entries_) n += e.code != 0;
+      return n;
+    }
 
    private:
     friend class UsageStore;
     // Direct-mapped, per column. The user column has many values (pseudonyms of random
     // characters, all of one length), so it gets more ways, chosen by a hash of the string.
     static constexpr size_t kWays = 8;
-    static constexpr size_t kUserWays = 256;
+    static constexpr size_t kUserWays = 256;  // UserWay in usage_store.cc gives 8 bits
     struct Entry {
       std::string_view s;  // the dictionary's copy: stable while the store lives
       uint32_t code = 0;
