@@ -51,6 +51,20 @@ int64_t HashPrefix(std::string_view h) {
   return bad & 0xf0 ? 0 : static_cast<int64_t>(v);
 }
 
+// The InternCache way of a user string (not empty): its first and last (up to) 8 bytes and its
+// length, mixed by two multiplications; the top 8 bits (the low bits of a product depend only
+// on the low bits of its factors). Strings that differ only in the middle share a way.
+size_t UserWay(std::string_view s) {
+  uint64_t head = 0, tail = 0;
+  const size_t n = std::min<size_t>(s.size(), sizeof(tail));
+  std::memcpy(&head, s.data(), n);
+  std::memcpy(&tail, s.data() + s.size() - n, n);
+  uint64_t h = head * 0x9E3779B97F4A7C15ull;
+  h ^= tail ^ (uint64_t{s.size()} << 56);
+  h *= 0xC2B2AE3D27D4EB4Full;
+  return static_cast<size_t>(h >> 56);
+}
+
 // The partition of time t (width w > 0), rounded down: times before 1970 too.
 int64_t PartitionOf(int64_t t, int64_t w) { return t >= 0 ? t / w : -((-(t + 1)) / w) - 1; }
 
@@ -76,29 +90,12 @@ UsageStore::~UsageStore() {
   if (merger_.joinable()) merger_.join();
 }
 
-namespace {
-
-// The InternCache way of a user string (not empty): its first and last (up to) 8 bytes and its
-// length, mixed by two multiplications; the top 8 bits (the low bits of a product depend only
-// on the low bits of its factors). Strings that differ only in the middle share a way.
-size_t UserWay(std::string_view s) {
-  uint64_t head = 0, tail = 0;
-  const size_t n = std::min<size_t>(s.size(), sizeof(tail));
-  std::memcpy(&head, s.data(), n);
-  std::memcpy(&tail, s.data() + s.size() - n, n);
-  uint64_t h = head * 0x9E3779B97F4A7C15ull;
-  h ^= tail ^ (uint64_t{s.size()} << 56);
-  h *= 0xC2B2AE3D27D4EB4Full;
-  return static_cast<size_t>(h >> 56);
-}
-
-}  // namespace
-
 Row UsageStore::MakeRow(const UsageRecord& r, uint64_t seq, InternCache* cache) {
   Row row{};
   const std::string* strings[kNumStringCols] = {&r.tenant,    &r.user,   &r.model,
                                                &r.workflow,  &r.task_type, &r.status,
                                                &r.node_type, &r.device};
+  static_assert(InternCache::kUserWays == 256, "UserWay gives 8 bits");
   for (int c = 0; c < kNumStringCols; ++c) {
     const std::string_view s = *strings[c];
     if (cache == nullptr || s.empty()) {
