@@ -127,6 +127,57 @@ TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_EQ(server_->stats().connections_total, 1u);
 }
 
+// Bodies larger than the read buffer (read 64 KiB at a time, then the buffer shrinks back),
+// with Content-Length and chunked, mixed with small and pipelined requests on one connection:
+// every body arrives whole and in order.
+TEST_F(HttpServerTest, LargeAndSmallBodiesOnOneConnectionArriveWhole) {
+  StartServer();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  auto pattern = [](size_t n, size_t seed) {
+    std::string b(n, '\0');
+    for (size_t i = 0; i < n; ++i) b[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
+    return b;
+  };
+  auto with_length = [](const std::string& body) {
+    return "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  auto chunked = [](const std::string& body) {
+    std::string r = "POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t at = 0; at < body.size(); at += 100'000) {
+      const std::string piece = body.substr(at, 100'000);
+      char size[32];
+      snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+      r += size + piece + "\r\n";
+    }
+    return r + "0\r\n\r\n";
+  };
+  auto expect_echo = [&](const std::string& body) {
+    const std::string r = c.ReadResponse(10'000);
+    const size_t at = r.find(" body=");
+    ASSERT_NE(at, std::string::npos) << r.substr(0, 200);
+    EXPECT_TRUE(r.compare(at + 6, std::string::npos, body) == 0) << "body of " << body.size();
+  };
+  size_t seed = 0;
+  for (size_t size : {size_t{1} << 20, size_t{5}, size_t{70'001}, size_t{4096}, size_t{0}}) {
+    const std::string body = pattern(size, ++seed);
+    c.Send(with_length(body));
+    expect_echo(body);
+  }
+  const std::string big = pattern(300'007, ++seed), small = pattern(3, ++seed);
+  c.Send(chunked(big));
+  expect_echo(big);
+  // Pipelined: a large body and a small request behind it in one send, then the reverse.
+  c.Send(with_length(big) + with_length(small));
+  expect_echo(big);
+  expect_echo(small);
+  c.Send(with_length(small) + chunked(big));
+  expect_echo(small);
+  expect_echo(big);
+  EXPECT_EQ(server_->stats().connections_total, 1u);
+}
+
 TEST_F(HttpServerTest, OversizedContentLengthIsRefusedWithoutReadingTheBody) {
   HttpServerOptions o;
   o.max_body_bytes = 1000;
