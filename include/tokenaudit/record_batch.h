@@ -2,9 +2,12 @@
 // them (each record behind room for its frame header, doc/log_format.md).
 //
 // The producer writes each record in place (Begin, then Commit with its size), so a batch costs
-// no allocation per record; Commit also computes the record's payload CRC and Merkle leaf hash
-// while its bytes are still in cache. The ledger's writer completes each frame header in place
-// (seq, type, header CRC) and writes the buffer as it is, with no second copy.
+// no allocation per record; Commit also computes the payload CRC and Merkle leaf hash of records
+// while their bytes are still in cache, two records at a time (SHA-256 of two messages side by
+// side is faster than one after the other: src/util/sha256.h), so the last record committed
+// may wait for the next Commit, or for leaves(), which completes every record. The ledger's
+// writer completes each frame header in place (seq, type, header CRC) and writes the buffer as
+// it is, with no second copy.
 //
 // Not thread-safe. Movable, not copyable. Pointers returned by Begin() and views returned by
 // record() are invalidated by the next Begin(), Add() or Retain().
@@ -59,22 +62,39 @@ class RecordBatch {
   void Retain(std::span<const uint32_t> keep);
 
   // For the ledger. Record i's frame: kFrameHeaderBytes of header (length and payload CRC filled
-  // in by Commit; seq, type and header CRC left for the writer), then the payload.
-  char* mutable_frame(size_t i) { return buf_.get() + offsets_[i]; }
+  // in by Commit or leaves(); seq, type and header CRC left for the writer), then the payload.
+  char* mutable_frame(size_t i) {
+    HashLast();
+    return buf_.get() + offsets_[i];
+  }
   size_t frame_offset(size_t i) const { return offsets_[i]; }
   size_t frame_size(size_t i) const;
+  // Every frame, complete once leaves() or mutable_frame() has been called.
   const char* data() const { return buf_.get(); }
-  // Merkle leaf hash of each record, computed by Commit.
-  std::vector<merkle::Hash>& leaves() { return leaves_; }
+  // Merkle leaf hash of each record (completes the frames of records not hashed yet).
+  std::vector<merkle::Hash>& leaves() {
+    HashLast();
+    return leaves_;
+  }
 
  private:
   void Grow(size_t need);
+  // Fills in the payload CRC of record i and appends its leaf hash; HashPair for two records
+  // at once (i < j, in order).
+  void Hash(size_t i);
+  void HashPair(size_t i, size_t j);
+  // Hashes the record left waiting for a partner, if any.
+  void HashLast() {
+    if (waiting_ && !offsets_.empty()) Hash(offsets_.size() - 1);
+    waiting_ = false;
+  }
 
   std::unique_ptr<char[]> buf_;  // uninitialised beyond used_
   size_t capacity_ = 0;
   size_t used_ = 0;               // bytes of committed frames
   std::vector<size_t> offsets_;  // start of each record's frame in buf_
-  std::vector<merkle::Hash> leaves_;
+  std::vector<merkle::Hash> leaves_;  // of every record but the waiting one
+  bool waiting_ = false;  // the last record's CRC and leaf hash wait for the next Commit
 };
 
 }  // namespace tokenaudit

@@ -36,17 +36,41 @@ char* RecordBatch::Begin(size_t max_size) {
 }
 
 void RecordBatch::Commit(size_t size) {
-  char* frame = buf_.get() + used_;
-  const char* payload = frame + kFrameHeaderBytes;
-  EncodeFixed32(frame + 4, static_cast<uint32_t>(size));
-  // The leaf hash, SHA-256(0x00 || payload) (merkle::HashLeaf), in one call: the prefix byte is
-  // put just before the payload, where the data CRC then overwrites it.
-  frame[kFrameHeaderBytes - 1] = 0x00;
-  static_assert(std::is_same_v<Sha256Digest, merkle::Hash>);
-  leaves_.push_back(Sha256Of(std::string_view(payload - 1, size + 1)));
-  EncodeFixed32(frame + 20, crc32c::Mask(crc32c::Value(payload, size)));
+  EncodeFixed32(buf_.get() + used_ + 4, static_cast<uint32_t>(size));
   offsets_.push_back(used_);
   used_ += kFrameHeaderBytes + size;
+  if (waiting_) {
+    HashPair(offsets_.size() - 2, offsets_.size() - 1);
+    waiting_ = false;
+  } else {
+    waiting_ = true;
+  }
+}
+
+// The leaf hash is SHA-256(0x00 || payload) (merkle::HashLeaf), hashed in place: the prefix
+// byte goes just before the payload, where the data CRC then overwrites it.
+void RecordBatch::Hash(size_t i) {
+  char* frame = buf_.get() + offsets_[i];
+  const size_t size = DecodeFixed32(frame + 4);
+  frame[kFrameHeaderBytes - 1] = 0x00;
+  static_assert(std::is_same_v<Sha256Digest, merkle::Hash>);
+  leaves_.push_back(Sha256Of(std::string_view(frame + kFrameHeaderBytes - 1, size + 1)));
+  EncodeFixed32(frame + 20, crc32c::Mask(crc32c::Value(frame + kFrameHeaderBytes, size)));
+}
+
+void RecordBatch::HashPair(size_t i, size_t j) {
+  char* fi = buf_.get() + offsets_[i];
+  char* fj = buf_.get() + offsets_[j];
+  const size_t si = DecodeFixed32(fi + 4), sj = DecodeFixed32(fj + 4);
+  fi[kFrameHeaderBytes - 1] = 0x00;
+  fj[kFrameHeaderBytes - 1] = 0x00;
+  leaves_.emplace_back();
+  leaves_.emplace_back();
+  Sha256Of2(std::string_view(fi + kFrameHeaderBytes - 1, si + 1),
+            std::string_view(fj + kFrameHeaderBytes - 1, sj + 1), &leaves_[leaves_.size() - 2],
+            &leaves_.back());
+  EncodeFixed32(fi + 20, crc32c::Mask(crc32c::Value(fi + kFrameHeaderBytes, si)));
+  EncodeFixed32(fj + 20, crc32c::Mask(crc32c::Value(fj + kFrameHeaderBytes, sj)));
 }
 
 void RecordBatch::Add(std::string_view record) {
@@ -66,6 +90,8 @@ std::string_view RecordBatch::record(size_t i) const {
 
 void RecordBatch::Append(RecordBatch&& other) {
   if (other.offsets_.empty()) return;
+  HashLast();
+  other.HashLast();
   if (offsets_.empty() && other.used_ > capacity_) {  // nothing to keep, no room: take its buffer
     *this = std::move(other);
     other = RecordBatch();
@@ -81,6 +107,7 @@ void RecordBatch::Append(RecordBatch&& other) {
 }
 
 void RecordBatch::Retain(std::span<const uint32_t> keep) {
+  HashLast();
   size_t out = 0;
   for (size_t k = 0; k < keep.size(); ++k) {
     const size_t i = keep[k];

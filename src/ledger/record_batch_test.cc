@@ -45,6 +45,47 @@ TEST(RecordBatchTest, HoldsEachRecordBehindItsFrameHeaderWithLeafHashes) {
   }
 }
 
+// Records are hashed in pairs as they are committed; the last one waits for a partner or for
+// leaves(). Whenever leaves() is asked, with an odd or even count, every record has its leaf and
+// its frame is complete, also for records committed after an earlier leaves() and for batches
+// appended to each other with a record waiting in either.
+TEST(RecordBatchTest, LeavesAndFramesAreCompleteWheneverAskedWhileHashedInPairs) {
+  auto check = [](RecordBatch& b, const std::vector<std::string>& recs) {
+    ASSERT_EQ(b.size(), recs.size());
+    ASSERT_EQ(b.leaves().size(), recs.size());
+    for (size_t i = 0; i < recs.size(); ++i) {
+      ASSERT_EQ(b.leaves()[i], merkle::HashLeaf(recs[i])) << i;
+      std::string expected;
+      log::EncodeFrame(0x99, 5 + i, 1, recs[i], &expected);
+      log::CompleteFrameHeader(0x99, 5 + i, 1, b.mutable_frame(i));
+      ASSERT_EQ(std::string_view(b.data() + b.frame_offset(i), b.frame_size(i)), expected) << i;
+    }
+  };
+  RecordBatch b;
+  std::vector<std::string> recs;
+  for (int i = 0; i < 40; ++i) {
+    recs.push_back(TestRecord(1, static_cast<uint64_t>(i), i % 7 == 0 ? 0 : 30 + i * 13));
+    b.Add(recs.back());
+    if (i % 3 == 0 || i % 5 == 0) check(b, recs);  // asked at odd and even counts
+  }
+  check(b, recs);
+  for (int waiting_in : {0, 1, 2, 3}) {  // neither, this, other, both with a record waiting
+    RecordBatch x, y;
+    std::vector<std::string> rx, ry;
+    for (int i = 0; i < 4 + (waiting_in & 1); ++i) {
+      rx.push_back(TestRecord(2, static_cast<uint64_t>(i), 50 + i));
+      x.Add(rx.back());
+    }
+    for (int i = 0; i < 6 + (waiting_in >> 1); ++i) {
+      ry.push_back(TestRecord(3, static_cast<uint64_t>(i), 70 + i));
+      y.Add(ry.back());
+    }
+    x.Append(std::move(y));
+    rx.insert(rx.end(), ry.begin(), ry.end());
+    check(x, rx);
+  }
+}
+
 TEST(RecordBatchTest, RetainKeepsTheListedRecordsInOrderAcrossRegrowth) {
   RecordBatch b;
   std::vector<std::string> recs;

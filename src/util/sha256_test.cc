@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace tokenaudit {
 namespace {
@@ -92,6 +94,46 @@ TEST(Sha256Test, EmptyUpdatesWithNullDataAreNoOps) {
   h.Update("abc");
   h.Update(std::string_view());
   EXPECT_EQ(Hex(h.Finish()), kAbcDigest);
+}
+
+std::string RandomBytes(std::mt19937_64* rng, size_t n) {
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>((*rng)());
+  return s;
+}
+
+// Two messages at once (SHA-NI where the CPU has it) against OpenSSL one by one: every pair of
+// lengths around the padding edges (one or two padding blocks, equal and different block counts,
+// so that one message runs on alone), 2,000 random pairs, and the same message twice.
+TEST(Sha256Test, TwoAtOnceEqualsOneByOne) {
+  std::printf("Sha256Of2 on SHA-NI: %s\n", Sha256UsesShaNi() ? "yes" : "no");
+  std::mt19937_64 rng(7);
+  std::vector<size_t> lengths = {0, 1, 300, 511, 1000};
+  for (size_t n = 55; n <= 65; ++n) lengths.push_back(n);
+  for (size_t n = 118; n <= 129; ++n) lengths.push_back(n);
+  for (size_t na : lengths) {
+    for (size_t nb : lengths) {
+      const std::string a = RandomBytes(&rng, na), b = RandomBytes(&rng, nb);
+      Sha256Digest da, db;
+      Sha256Of2(a, b, &da, &db);
+      ASSERT_EQ(da, Sha256Of(a)) << na << " with " << nb;
+      ASSERT_EQ(db, Sha256Of(b)) << nb << " with " << na;
+    }
+  }
+  for (int i = 0; i < 2000; ++i) {
+    const std::string a = RandomBytes(&rng, rng() % 700), b = RandomBytes(&rng, rng() % 700);
+    Sha256Digest da, db;
+    Sha256Of2(a, b, &da, &db);
+    ASSERT_EQ(da, Sha256Of(a)) << a.size() << " with " << b.size();
+    ASSERT_EQ(db, Sha256Of(b)) << b.size() << " with " << a.size();
+  }
+  Sha256Digest d1, d2;
+  Sha256Of2("abc", "abc", &d1, &d2);
+  EXPECT_EQ(Hex(d1), kAbcDigest);
+  EXPECT_EQ(Hex(d2), kAbcDigest);
+  Sha256Of2(std::string(1'000'000, 'a'), k448BitMessage, &d1, &d2);
+  EXPECT_EQ(Hex(d1), kMillionADigest);
+  EXPECT_EQ(Hex(d2), k448BitDigest);
 }
 
 }  // namespace
