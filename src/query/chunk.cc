@@ -34,7 +34,8 @@ uint8_t WidthFor(uint64_t range) { return static_cast<uint8_t>((std::bit_width(r
 // is a copy instead of entropy decoding (the most expensive part of a scan), for little disk.
 bool WorthCompressing(size_t compressed, size_t raw) { return compressed * 3 <= raw * 2; }
 
-enum Codec : uint8_t { kNone = 0, kZstd = 1, kRaw = 2 };
+// kStoredAwaiting: stored as kRaw is, by Compression::kNone (a merge is to compress it).
+enum Codec : uint8_t { kNone = 0, kZstd = 1, kRaw = 2, kStoredAwaiting = 3 };
 
 // Reads from a bounded view, remembering the first failure.
 class Reader {
@@ -186,6 +187,7 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
   gr->offset = out->size();
   gr->length = 0;
   gr->raw = false;
+  gr->awaiting = false;
   if (gr->width == 0) return;
   std::string& packed = buf->packed;
   packed.resize(n * gr->width + 8);
@@ -199,7 +201,7 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
   }
   packed.resize(n * gr->width);
   if (buf->cctx == nullptr) {
-    gr->raw = true;
+    gr->raw = gr->awaiting = true;
     gr->length = static_cast<uint32_t>(packed.size());
     out->append(packed);
     return;
@@ -289,6 +291,7 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
     for (size_t g = 0; g < ngran; ++g) {
       EncodeGranule(sorted.data() + chunk->granule_begin(g), chunk->granule_rows(g), &buf,
                     &col.g[g], &chunk->data_);
+      chunk->awaiting_compression_ |= col.g[g].awaiting;
     }
   }
   chunk->data_.shrink_to_fit();
@@ -411,7 +414,11 @@ std::string SealedChunk::EncodeMeta(const std::array<Dictionary, kNumStringCols>
       PutFixed64(&meta, static_cast<uint64_t>(gr.base));
       PutFixed64(&meta, static_cast<uint64_t>(gr.fmax));
       meta.push_back(static_cast<char>(gr.width));
-      meta.push_back(static_cast<char>(gr.width == 0 ? kNone : gr.raw ? kRaw : kZstd));
+      const Codec codec = gr.width == 0 ? kNone
+                          : gr.awaiting ? kStoredAwaiting
+                          : gr.raw      ? kRaw
+                                        : kZstd;
+      meta.push_back(static_cast<char>(codec));
       PutFixed64(&meta, gr.offset);
       PutFixed32(&meta, gr.length);
     }
@@ -492,14 +499,16 @@ Result<std::shared_ptr<SealedChunk>> SealedChunk::ParseMeta(
       const auto gmax = static_cast<int64_t>(r.U64());
       gr.width = r.U8();
       const uint8_t codec = r.U8();
-      gr.raw = codec == kRaw;
+      gr.raw = codec == kRaw || codec == kStoredAwaiting;
+      gr.awaiting = codec == kStoredAwaiting;
+      chunk->awaiting_compression_ |= gr.awaiting;
       gr.offset = r.U64();
       gr.length = r.U32();
       if (!r.ok()) return Bad(c, "is truncated");
       if (gmax < gr.base || gr.base < col.file_min || gmax > col.file_max ||
           gr.width != WidthFor(static_cast<uint64_t>(gmax) - static_cast<uint64_t>(gr.base)) ||
           (gr.width == 0) != (codec == kNone) || (codec == kNone) != (gr.length == 0) ||
-          codec > kRaw || (gr.raw && gr.length != chunk->granule_rows(g) * gr.width) ||
+          codec > kStoredAwaiting || (gr.raw && gr.length != chunk->granule_rows(g) * gr.width) ||
           (g > 0 && gr.offset != next) || gr.offset > data_size ||
           gr.length > data_size - gr.offset) {
         return Bad(c, "granule " + std::to_string(g) + " is inconsistent");

@@ -72,9 +72,10 @@ class DecodeScratch {
 };
 
 // Whether a part's frames go through zstd. kNone stores every frame as frame-of-reference bytes
-// only (the format's raw frames): for parts that a merge rewrites soon, where compressing costs
-// more CPU than the space is worth (what RocksDB's per-level compression does for its first
-// levels). Either decodes the same way.
+// only, marked as awaiting compression (codec 3 in doc/columns_format.md): for parts that a merge
+// rewrites soon, where compressing costs more CPU than the space is worth (what RocksDB's
+// per-level compression does for its first levels). Either decodes the same way; the mark lets
+// the merge policy find a part that must still be compressed, also after a restart.
 enum class Compression { kZstd, kNone };
 
 // Removes a file a few MiB at a time: truncates it in steps of `step_bytes`, pausing `pause_us`
@@ -118,7 +119,8 @@ class SealedChunk {
 
   // Merges `inputs` (sealed parts, each sorted by (tenant, user, time, model) in this process's
   // codes) into one part of the same layout, sorted the same way (rows of equal keys in input
-  // order), streaming one granule at a time (part_merge.cc). With an env, the part is written
+  // order), streaming one granule at a time (part_merge.cc), its frames stored as `compression`
+  // says. With an env, the part is written
   // to `path` (a temporary file, fsync, rename, fsync of the directory) and returned as read
   // from it; without one (env == nullptr) its frames stay in memory. `keep_going` is called
   // between granules; when it returns false the merge stops with Aborted and leaves no file.
@@ -126,7 +128,7 @@ class SealedChunk {
   static Result<std::shared_ptr<const SealedChunk>> Merge(
       const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
       std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
-      const std::function<bool()>& keep_going);
+      const std::function<bool()>& keep_going, Compression compression = Compression::kZstd);
 
   size_t rows() const { return rows_; }
   size_t granules() const { return gstart_.size() - 1; }
@@ -139,6 +141,8 @@ class SealedChunk {
   int64_t min(Col c, size_t g) const { return cols_[c].g[g].zmin; }
   int64_t max(Col c, size_t g) const { return cols_[c].g[g].zmax; }
   bool on_disk() const { return !path_.empty(); }
+  // Stored with Compression::kNone: a merge is to compress it (MergePolicy).
+  bool awaiting_compression() const { return awaiting_compression_; }
   // The file the chunk is read from (empty when in memory).
   const std::string& path() const { return path_; }
   // False when granule g holds no row of user `code` (a Bloom filter of its user codes: a zone
@@ -177,7 +181,8 @@ class SealedChunk {
     uint64_t offset = 0;          // of the frame, from the start of the data section
     uint32_t length = 0;          // of the frame; 0 when width is 0
     uint8_t width = 0;            // bytes per value after subtracting base: 0 to 8
-    bool raw = false;             // stored without zstd (it saved too little)
+    bool raw = false;             // stored without zstd (it saved too little, or kNone)
+    bool awaiting = false;        // stored by Compression::kNone (codec 3)
   };
   struct Column {
     int64_t min = 0, max = 0;  // zone map (this process's codes)
@@ -219,6 +224,7 @@ class SealedChunk {
   Status BuildUserBlooms();
 
   size_t rows_ = 0;
+  bool awaiting_compression_ = false;  // some granule is stored by Compression::kNone
   std::vector<uint32_t> gstart_{0};  // first row of each granule, then rows_
   // Per granule: a Bloom filter of its user codes (a power of two of bits), kept in memory only.
   std::vector<std::vector<uint64_t>> user_bloom_;

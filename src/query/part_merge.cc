@@ -163,7 +163,7 @@ void RemoveFileGradually(Env* env, const std::string& path, const std::function<
 Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     const std::vector<std::shared_ptr<const SealedChunk>>& inputs,
     std::array<Dictionary, kNumStringCols>* dicts, Env* env, const std::string& path,
-    const std::function<bool()>& keep_going) {
+    const std::function<bool()>& keep_going, Compression compression) {
   if (inputs.empty() || inputs.size() > 255) {
     return Status::InvalidArgument("a merge takes 1 to 255 parts");
   }
@@ -246,7 +246,7 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     if (env != nullptr) env->RemoveFile(data_path).IgnoreError();
     return s;
   };
-  EncodeBuffers buf(Compression::kZstd);  // a merged part is always compressed
+  EncodeBuffers buf(compression);
   std::vector<int64_t> out(kGranuleRows);
   for (int c = 0; c < kNumCols; ++c) {
     std::vector<std::unique_ptr<PartCursor>> cur;
@@ -276,6 +276,7 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
       const uint64_t offset = sink->size();
       EncodeGranule(out.data(), n, &buf, &col.g[g], sink->buffer());
       col.g[g].offset = offset;
+      part->awaiting_compression_ |= col.g[g].awaiting;
       if (c == kUser) part->BuildUserBloom(g, out.data());
       col.min = g == 0 ? col.g[g].zmin : std::min(col.min, col.g[g].zmin);
       col.max = g == 0 ? col.g[g].zmax : std::max(col.max, col.g[g].zmax);

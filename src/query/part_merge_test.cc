@@ -304,7 +304,7 @@ TEST(PartMergeTest, MergeRefusesAnInputWhoseFramesWereDamagedOnDisk) {
   std::string dir = ::testing::TempDir() + "ta_part_merge_test.XXXXXX";
   ASSERT_NE(::mkdtemp(dir.data()), nullptr);
   Env* env = Env::Default();
-  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0};
+  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 1, .partition_us = 0};
   std::string damaged;
   {
     UsageStore store(pairs);
@@ -382,8 +382,9 @@ TEST(PartMergeTest, RemoveFileGraduallyShrinksTheFileInStepsThenRemovesIt) {
   EXPECT_FALSE(env->FileExists(path));
 }
 
-// With merging on, a chunk is stored without zstd until the merge that rewrites it compresses
-// the rows once (MergePolicy::compress_chunks); the answers never change.
+// With merging on, a chunk is stored without zstd until the merge that rewrites it into a part
+// of the top level compresses the rows once (MergePolicy::compress_chunks); the answers never
+// change. (Levels in between: PartPartitionTest.)
 TEST(PartMergeTest, ChunksAreStoredWithoutZstdUntilAMergeCompressesThem) {
   constexpr int kOneChunk = 65'536 + 100;
   UsageStore unmerged(MergePolicy{.enabled = false, .partition_us = 0});
@@ -392,7 +393,7 @@ TEST(PartMergeTest, ChunksAreStoredWithoutZstdUntilAMergeCompressesThem) {
   const size_t compressed = unmerged.GetStats().sealed_bytes;
   const std::string expected_one = Answers(unmerged);
 
-  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0};
+  const MergePolicy pairs{.enabled = true, .fan_in = 2, .max_level = 1, .partition_us = 0};
   MergePolicy pairs_zstd = pairs;
   pairs_zstd.compress_chunks = true;
   auto env = NewMemEnv();
@@ -414,7 +415,8 @@ TEST(PartMergeTest, ChunksAreStoredWithoutZstdUntilAMergeCompressesThem) {
     }
     EXPECT_EQ(Answers(store), expected_one);
 
-    // The second chunk completes a pair: the merged part is compressed whatever the chunks were.
+    // The second chunk completes a pair: the merged part, of the top level, is compressed
+    // whatever the chunks were.
     std::vector<Row> rows;
     for (int i = kOneChunk; i < 2 * 65'536 + 100; ++i) rows.push_back(store.MakeRow(Rec(i), i));
     store.Add(rows);
@@ -581,7 +583,8 @@ TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
   }
   {
     // Merges the two chunks it loads; a query that took its snapshot before still reads them
-    // after their files are removed.
+    // after their files are removed. (A part of level 1 below the top: stored, awaiting
+    // compression.)
     UsageStore store(MergePolicy{.enabled = true, .fan_in = 2, .max_level = 2, .partition_us = 0});
     loaded.clear();
     ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
@@ -597,7 +600,7 @@ TEST(PartMergeTest, InterruptedMergeCountsNoRecordTwiceAfterRestart) {
     }
   }
   const std::vector<std::string> merged = Files(env.get(), "/cols");
-  ASSERT_EQ(merged, (std::vector<std::string>{"0-131071-131072.tac"}));
+  ASSERT_EQ(merged, (std::vector<std::string>{"0-131071-131072-stored.tac"}));
 
   // A crash after the merged part was renamed into place, before its inputs were removed: all
   // three files are there (and the temporary files of another merge that did not finish).
@@ -679,7 +682,10 @@ TEST(PartMergeTest, QueriesDuringMergesCountEveryRowOnce) {
   }
   ingest.join();
   store.WaitMerged();
-  EXPECT_EQ(store.GetStats().merges, 6u);  // 4 into level 1, 2 into level 2 (the last)
+  // A record a second: six whole days of 86,400 records, each in pieces of two chunks, which
+  // merge into a part of level 1, stored awaiting compression, compressed alone when the next
+  // day closes its day: 2 merges a day; the seventh day is open.
+  EXPECT_EQ(store.GetStats().merges, 12u);
   EXPECT_EQ(store.GetStats().merge_failures, 0u);
   auto a = RunUsageQuery(store, q);
   ASSERT_TRUE(a.ok());

@@ -156,6 +156,96 @@ TEST(PartPartitionTest, MergedPartsNeverSpanTwoDaysAndAPastDayEndsInOnePart) {
   EXPECT_EQ(PartsByDay(reopened), parts);
 }
 
+// The file names in `dir`.
+std::vector<std::string> Files(Env* env, const std::string& dir) {
+  auto names = env->GetChildren(dir);
+  EXPECT_TRUE(names.ok());
+  return names.ok() ? *names : std::vector<std::string>{};
+}
+
+// Parts below the top level are stored awaiting compression (MergePolicy), the "-stored" in
+// their file names and the codec in the files telling them apart after a restart; a merge to the
+// top level compresses, and so does closing a past day, also of a part awaiting compression alone
+// (which the ratio rule would otherwise leave as it is).
+TEST(PartPartitionTest, PartsBelowTheTopLevelAwaitCompressionUntilTheTopOrClosingMerge) {
+  const MergePolicy pairs{.fan_in = 2, .max_level = 2};  // levels of 2 and 4 chunks
+  auto env = NewMemEnv();
+  UsageStore store(pairs);
+  UsageStore truth(MergePolicy{.enabled = false, .partition_us = 0});
+  std::vector<bool> loaded;
+  size_t discarded = 0;
+  ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
+  Stores stores({&store, &truth});
+  auto add_day = [&](int64_t day, size_t n) {
+    std::vector<int64_t> times;
+    for (size_t i = 0; i < n; ++i) times.push_back(kT0 + day * kDay + static_cast<int64_t>(i));
+    stores.Add(times);
+    store.WaitMerged();
+  };
+  auto stored_files = [&] {
+    size_t n = 0;
+    for (const std::string& f : Files(env.get(), "/cols")) {
+      n += f.find("-stored.tac") != std::string::npos;
+    }
+    return n;
+  };
+
+  // (A full tail is sealed when the next row arrives.)
+  // Day 0, two chunks: one level-1 part, awaiting compression, on disk and after a restart.
+  add_day(0, 2 * kChunkRows + 1);
+  std::vector<std::shared_ptr<const SealedChunk>> parts = store.Snap().sealed;
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0]->rows(), 2 * kChunkRows);
+  EXPECT_TRUE(parts[0]->awaiting_compression());
+  EXPECT_EQ(stored_files(), 1u);
+  const size_t level1_bytes = store.GetStats().sealed_bytes;
+  {
+    UsageStore reopened(MergePolicy{.enabled = false});
+    loaded.clear();
+    ASSERT_TRUE(reopened.Open(env.get(), "/cols", &loaded, &discarded).ok());
+    EXPECT_EQ(discarded, 0u);
+    ASSERT_EQ(reopened.Snap().sealed.size(), 1u);
+    EXPECT_TRUE(reopened.Snap().sealed[0]->awaiting_compression());
+  }
+
+  // Two more chunks of day 0 (the last sealed by day 1's first row): a second level-1 part, then
+  // the level-2 part of all four, compressed. Day 1 fills two chunks, the second still the tail.
+  add_day(0, 2 * kChunkRows - 1);
+  add_day(1, 2 * kChunkRows);
+  parts = store.Snap().sealed;
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0]->rows(), 4 * kChunkRows);
+  EXPECT_FALSE(parts[0]->awaiting_compression());
+  EXPECT_LT(parts[0]->encoded_bytes(), level1_bytes * 2 * 2 / 3);
+  EXPECT_TRUE(parts[1]->awaiting_compression()) << "day 1's first chunk";
+
+  // Day 2 begins: day 1's second chunk is sealed, the pair makes a level-1 part awaiting
+  // compression, the only part of day 1 below the top; once day 2 has a part, day 1 is closed
+  // and that part compressed alone.
+  add_day(2, kChunkRows + 1);
+  for (const auto& part : store.Snap().sealed) {
+    const int64_t day = DayOf(part->min(kTime));
+    EXPECT_EQ(part->awaiting_compression(), day == 2) << "day " << day;
+  }
+  EXPECT_EQ(PartsByDay(store), (std::map<int64_t, int>{{0, 1}, {1, 1}, {2, 1}}));
+  EXPECT_EQ(stored_files(), 0u);
+  EXPECT_EQ(store.GetStats().merges, 5u);  // day 0: 2 + 1; day 1: 1, then compressed alone
+  EXPECT_EQ(store.GetStats().merge_failures, 0u);
+  truth.WaitSealed();
+  EXPECT_EQ(Answers(store, 3), Answers(truth, 3));
+  ExpectEachSeqOnce(store, stores.records());
+
+  // The files load as they are: nothing discarded, nothing covered twice.
+  UsageStore reopened(pairs);
+  loaded.clear();
+  ASSERT_TRUE(reopened.Open(env.get(), "/cols", &loaded, &discarded).ok());
+  EXPECT_EQ(discarded, 0u);
+  EXPECT_EQ(std::count(loaded.begin(), loaded.end(), true),
+            static_cast<long>(stores.records() - 1));  // all but the tail's row
+  reopened.WaitMerged();
+  EXPECT_EQ(PartsByDay(reopened), PartsByDay(store));
+}
+
 TEST(PartPartitionTest, LateRecordsGoToTheirOwnDaysAndMergesEnd) {
   // Ten days in time order, then three kinds of late records: a past stretch re-ingested in
   // time order, records of the whole past mixed at random with live ones (every chunk cut into

@@ -216,7 +216,10 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
   // input wins over nothing if the merged part was damaged (it was removed above).
   std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) {
     if (a->rows() != b->rows()) return a->rows() > b->rows();
-    return a->min(kSeq) < b->min(kSeq);
+    if (a->min(kSeq) != b->min(kSeq)) return a->min(kSeq) < b->min(kSeq);
+    // The same rows twice (a part compressed alone, its input left by a crash): the
+    // compressed one.
+    return !a->awaiting_compression() && b->awaiting_compression();
   });
   std::vector<std::shared_ptr<const SealedChunk>> kept;
   std::vector<int64_t> seqs(kGranuleRows);
@@ -362,7 +365,7 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::SealByPartition(cons
   return parts;
 }
 
-std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
+UsageStore::MergePick UsageStore::PickMerge() const {
   if (!MergeOn() || merge_blocked_) return {};
   const size_t n = merge_.fan_in;
   // The mergeable parts (on disk when the store keeps files: a part whose file could not be
@@ -380,40 +383,50 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::PickMerge() const {
     for (size_t i : at) parts.push_back(sealed[i]);
     return parts;
   };
-  // Levels: a run of n parts of one level below max_level.
+  // Levels: a run of n parts of one level below max_level. The output is stored awaiting
+  // compression while it is below max_level itself.
   for (const auto& [key, at] : partitions) {
     for (size_t i = 0; i + n <= at.size();) {
       const int level = Level(sealed_[at[i]]->rows());
-    size_t j = i;
+      size_t j = i;
       while (j < at.size() && j - i < n && level < merge_.max_level &&
              Level(sealed_[at[j]]->rows()) == level) {
-      ++j;
+        ++j;
+      }
+      if (j - i == n) {
+        MergePick pick{parts_at(sealed_, {at.begin() + i, at.begin() + j})};
+        size_t rows = 0;
+        for (const auto& part : pick.inputs) rows += part->rows();
+        if (Level(rows) < merge_.max_level) pick.compression = ChunkCompression();
+        return pick;
+      }
+      i = std::max(j, i + 1);
     }
-      if (j - i == n) return parts_at(sealed_, {at.begin() + i, at.begin() + j});
-    i = std::max(j, i + 1);
-  }
   }
   // Closing: every partition but the last (in time) holds one part below max_level, unless the
-  // others together are smaller than the largest (see MergePolicy).
+  // others together are smaller than the largest (see MergePolicy) and it is compressed already.
   if (partitions.size() < 2) return {};
   for (auto p = partitions.begin(); std::next(p) != partitions.end(); ++p) {
     std::vector<size_t> below;
     size_t total = 0, largest = 0;
+    bool largest_awaits = false;
     for (size_t i : p->second) {
       const size_t rows = sealed_[i]->rows();
       if (Level(rows) >= merge_.max_level) continue;
       below.push_back(i);
       total += rows;
+      if (rows > largest) largest_awaits = sealed_[i]->awaiting_compression();
       largest = std::max(largest, rows);
     }
-    if (below.size() >= 2 && (total - largest) * n >= largest && total <= kMaxPartRows) {
-      return parts_at(sealed_, below);
+    if (below.empty() || total > kMaxPartRows) continue;
+    if ((below.size() >= 2 && (total - largest) * n >= largest) || largest_awaits) {
+      return {parts_at(sealed_, below)};
     }
   }
   return {};
 }
 
-bool UsageStore::MergePendingLocked() const { return merging_ || !PickMerge().empty(); }
+bool UsageStore::MergePendingLocked() const { return merging_ || !PickMerge().inputs.empty(); }
 
 void UsageStore::MergeLoop() {
   // Merging only rewrites derived data: it runs behind ingest and queries (lowest priority),
@@ -425,15 +438,16 @@ void UsageStore::MergeLoop() {
     return !stopping_.load(std::memory_order_relaxed);
   };
   for (;;) {
-    std::vector<std::shared_ptr<const SealedChunk>> inputs;
+    MergePick pick;
     Env* env = nullptr;
     {
       MutexLock l(&mu_);
-      while (!stop_ && (inputs = PickMerge()).empty()) merge_cv_.Wait(&mu_);
+      while (!stop_ && (pick = PickMerge()).inputs.empty()) merge_cv_.Wait(&mu_);
       if (stop_) return;
       merging_ = true;
       env = env_;
     }
+    std::vector<std::shared_ptr<const SealedChunk>>& inputs = pick.inputs;
     int64_t lo = inputs[0]->min(kSeq), hi = inputs[0]->max(kSeq);
     size_t rows = 0;
     for (const auto& in : inputs) {
@@ -442,13 +456,18 @@ void UsageStore::MergeLoop() {
       rows += in->rows();
     }
     // <smallest seq>-<largest seq>-<rows>.tac: unlike a chunk's name, and unique among the
-    // files that can coexist (their seqs are disjoint, or one's are a subset of the other's).
+    // files that can coexist (their seqs are disjoint, or one's are a subset of the other's),
+    // with "-stored" before ".tac" for a part awaiting compression: the part a closing merge
+    // makes of it alone holds the same rows.
     const std::string path =
-        env == nullptr ? std::string()
-                       : JoinPath(dir_, std::to_string(lo) + "-" + std::to_string(hi) + "-" +
-                                            std::to_string(rows) + ".tac");
+        env == nullptr
+            ? std::string()
+            : JoinPath(dir_, std::to_string(lo) + "-" + std::to_string(hi) + "-" +
+                                 std::to_string(rows) +
+                                 (pick.compression == Compression::kNone ? "-stored" : "") +
+                                 ".tac");
     Result<std::shared_ptr<const SealedChunk>> merged =
-        SealedChunk::Merge(inputs, &dicts_, env, path, keep_going);
+        SealedChunk::Merge(inputs, &dicts_, env, path, keep_going, pick.compression);
     {
       MutexLock l(&mu_);
       if (merged.ok()) {

@@ -49,12 +49,16 @@ namespace tokenaudit::query {
 //    rewritten only once it grows by 1/fan_in: the rows these merges write are about fan_in + 1
 //    times the late rows at most, not one rewrite of the day per chunk.
 //
-// Compression: while merging is on, a sealed chunk (level 0) is stored without zstd (its frames
-// frame-of-reference coded only, ~2x the bytes) unless compress_chunks: fan_in chunks are soon
-// rewritten as one compressed level-1 part, so compressing each chunk first (and decompressing it
-// for that merge) costs CPU on the ingest path for files that live seconds to minutes at high
-// rates. Merged parts are always compressed, so once the merges have caught up a day holds fewer
-// than fan_in uncompressed chunks (the ones not merged yet), whatever its size.
+// Compression: while merging is on, parts below max_level (sealed chunks, and the parts of the
+// levels between) are stored without zstd (their frames frame-of-reference coded only, ~2x the
+// bytes, marked as awaiting compression) unless compress_chunks: they are soon rewritten by the
+// next level's merge, so compressing each first (and decompressing it for that merge) costs CPU
+// for files that live seconds to minutes (hours for a level-1 part at low rates) on a machine
+// that is ingesting. Parts of max_level and the parts closing merges make are compressed. A past
+// partition's part still awaiting compression is merged by the closing rule even when it is the
+// only one below max_level (alone, it is rewritten compressed) or when the ratio rule would wait,
+// so that once the merges have caught up a past day holds compressed parts only, except for
+// late chunks that wait for the ratio rule.
 struct MergePolicy {
   bool enabled = true;
   size_t fan_in = 8;
@@ -156,9 +160,13 @@ class UsageStore {
  private:
   void SealLoop();
   void MergeLoop();
-  // The parts of the next merge (MergePolicy), in seal order, or nothing. Only parts on disk
-  // when the store has a directory.
-  std::vector<std::shared_ptr<const SealedChunk>> PickMerge() const TA_REQUIRES(mu_);
+  // The next merge (MergePolicy): its parts, in seal order (none: nothing to merge; only parts
+  // on disk when the store has a directory), and how to store its output.
+  struct MergePick {
+    std::vector<std::shared_ptr<const SealedChunk>> inputs;
+    Compression compression = Compression::kZstd;
+  };
+  MergePick PickMerge() const TA_REQUIRES(mu_);
   // The time partition of a part (of its smallest time); 0 without partitions.
   int64_t Partition(const SealedChunk& part) const;
   // Seals the first `rows` rows of `chunk`: one part per time partition they fall in.
