@@ -20,6 +20,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tokenaudit/merkle.h"
@@ -32,8 +33,17 @@ class RecordBatch {
   static constexpr size_t kFrameHeaderBytes = 24;
 
   RecordBatch() = default;
-  RecordBatch(RecordBatch&&) noexcept = default;
-  RecordBatch& operator=(RecordBatch&&) noexcept = default;
+  // A moved-from batch is empty and can be reused.
+  RecordBatch(RecordBatch&& other) noexcept { *this = std::move(other); }
+  RecordBatch& operator=(RecordBatch&& other) noexcept {
+    buf_ = std::move(other.buf_);
+    capacity_ = std::exchange(other.capacity_, 0);
+    used_ = std::exchange(other.used_, 0);
+    offsets_ = std::exchange(other.offsets_, {});
+    leaves_ = std::exchange(other.leaves_, {});
+    waiting_ = std::exchange(other.waiting_, false);
+    return *this;
+  }
   RecordBatch(const RecordBatch&) = delete;
   RecordBatch& operator=(const RecordBatch&) = delete;
 
@@ -69,7 +79,8 @@ class RecordBatch {
   }
   size_t frame_offset(size_t i) const { return offsets_[i]; }
   size_t frame_size(size_t i) const;
-  // Every frame, complete once leaves() or mutable_frame() has been called.
+  // Every frame; the last one's payload CRC is filled in only once leaves() or mutable_frame()
+  // has been called since the last Commit.
   const char* data() const { return buf_.get(); }
   // Merkle leaf hash of each record (completes the frames of records not hashed yet).
   std::vector<merkle::Hash>& leaves() {

@@ -187,7 +187,7 @@ void LedgerImpl::AppendAsync(RecordBatch records, RecordType type, AppendCallbac
   r->done = std::move(done);
   Status s = ValidateRequest(*r);
   if (s.ok()) {
-    r->leaves = std::move(r->framed.leaves());  // hashed by RecordBatch::Commit
+    r->leaves = std::move(r->framed.leaves());  // hashed by RecordBatch, frames completed
     r->bytes = r->framed.frame_bytes();
     MutexLock l(&mu_);
     s = Enqueue(r.get());

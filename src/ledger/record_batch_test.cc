@@ -84,6 +84,19 @@ TEST(RecordBatchTest, LeavesAndFramesAreCompleteWheneverAskedWhileHashedInPairs)
     rx.insert(rx.end(), ry.begin(), ry.end());
     check(x, rx);
   }
+  // A batch moved from with a record waiting is empty, and can be filled again.
+  RecordBatch from;
+  from.Add("one");
+  RecordBatch to(std::move(from));
+  EXPECT_EQ(from.size(), 0u);
+  EXPECT_EQ(from.frame_bytes(), 0u);
+  EXPECT_TRUE(from.leaves().empty());
+  std::vector<std::string> again = {"two", "three", "four"};
+  for (const std::string& r : again) from.Add(r);
+  check(from, again);
+  check(to, {"one"});
+  to = std::move(from);
+  check(to, again);
 }
 
 TEST(RecordBatchTest, RetainKeepsTheListedRecordsInOrderAcrossRegrowth) {

@@ -172,7 +172,8 @@ void TailChunk::Set(size_t at, const Row& row) {
 }
 
 SealedChunk::EncodeBuffers::EncodeBuffers(Compression compression)
-    : cctx(compression == Compression::kZstd ? ZSTD_createCCtx() : nullptr) {
+    : cctx(compression == Compression::kZstd ? ZSTD_createCCtx() : nullptr),
+      awaiting(compression == Compression::kNone) {
   if (cctx == nullptr) return;
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
@@ -201,7 +202,8 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
   }
   packed.resize(n * gr->width);
   if (buf->cctx == nullptr) {
-    gr->raw = gr->awaiting = true;
+    gr->raw = true;
+    gr->awaiting = buf->awaiting;
     gr->length = static_cast<uint32_t>(packed.size());
     out->append(packed);
     return;

@@ -199,7 +199,8 @@ class SealedChunk {
     ~EncodeBuffers();
     EncodeBuffers(const EncodeBuffers&) = delete;
     EncodeBuffers& operator=(const EncodeBuffers&) = delete;
-    ZSTD_CCtx* cctx;  // null with Compression::kNone
+    ZSTD_CCtx* cctx;  // null with Compression::kNone (or when zstd could not allocate one)
+    const bool awaiting;  // Compression::kNone: frames stored, awaiting compression
     std::string packed, frame;
   };
   static void EncodeGranule(const int64_t* values, size_t n, EncodeBuffers* buf, Granule* gr,

@@ -246,6 +246,66 @@ TEST(PartPartitionTest, PartsBelowTheTopLevelAwaitCompressionUntilTheTopOrClosin
   EXPECT_EQ(PartsByDay(reopened), PartsByDay(store));
 }
 
+// A crash after a part awaiting compression was compressed alone, before its file was removed,
+// leaves both files: same rows, same seqs. The next start takes the compressed one and removes
+// the other.
+TEST(PartPartitionTest, ACompressedPartWinsOverItsStoredCopyLeftByACrash) {
+  const MergePolicy pairs{.fan_in = 2, .max_level = 2};
+  auto env = NewMemEnv();
+  std::vector<bool> loaded;
+  size_t discarded = 0;
+  auto day_times = [](int64_t day, size_t n) {
+    std::vector<int64_t> times;
+    for (size_t i = 0; i < n; ++i) times.push_back(kT0 + day * kDay + static_cast<int64_t>(i));
+    return times;
+  };
+  // The stored part of day 0's two chunks, as another store wrote it.
+  std::string stored_name, stored_bytes;
+  {
+    UsageStore a(pairs);
+    ASSERT_TRUE(a.Open(env.get(), "/a", &loaded, &discarded).ok());
+    Stores({&a}).Add(day_times(0, 2 * kChunkRows + 1));
+    a.WaitMerged();
+    for (const std::string& f : Files(env.get(), "/a")) {
+      if (f.find("-stored.tac") != std::string::npos) stored_name = f;
+    }
+    ASSERT_FALSE(stored_name.empty());
+    auto bytes = ReadFileToString(env.get(), "/a/" + stored_name);
+    ASSERT_TRUE(bytes.ok());
+    stored_bytes = *bytes;
+  }
+  // The same records, then day 1: day 0's part is compressed alone (the name without "-stored").
+  std::string compressed_name = stored_name;
+  compressed_name.replace(compressed_name.find("-stored"), 7, "");
+  {
+    UsageStore b(pairs);
+    loaded.clear();
+    ASSERT_TRUE(b.Open(env.get(), "/b", &loaded, &discarded).ok());
+    Stores stores({&b});
+    stores.Add(day_times(0, 2 * kChunkRows));
+    stores.Add(day_times(1, kChunkRows + 1));
+    b.WaitMerged();
+    EXPECT_EQ(b.GetStats().merges, 2u);
+    const std::vector<std::string> files = Files(env.get(), "/b");
+    EXPECT_NE(std::find(files.begin(), files.end(), compressed_name), files.end());
+  }
+  ASSERT_TRUE(WriteFileAtomic(env.get(), "/b/" + stored_name, stored_bytes).ok());
+  UsageStore reopened(MergePolicy{.enabled = false});
+  loaded.clear();
+  ASSERT_TRUE(reopened.Open(env.get(), "/b", &loaded, &discarded).ok());
+  EXPECT_EQ(discarded, 0u);
+  EXPECT_EQ(reopened.GetStats().covered_files, 1u);
+  for (const auto& part : reopened.Snap().sealed) {
+    if (part->rows() == 2 * kChunkRows) {
+      EXPECT_FALSE(part->awaiting_compression());
+    }
+  }
+  const std::vector<std::string> files = Files(env.get(), "/b");
+  EXPECT_EQ(std::find(files.begin(), files.end(), stored_name), files.end());
+  EXPECT_NE(std::find(files.begin(), files.end(), compressed_name), files.end());
+  EXPECT_EQ(std::count(loaded.begin(), loaded.end(), true), 3 * kChunkRows);
+}
+
 TEST(PartPartitionTest, LateRecordsGoToTheirOwnDaysAndMergesEnd) {
   // Ten days in time order, then three kinds of late records: a past stretch re-ingested in
   // time order, records of the whole past mixed at random with live ones (every chunk cut into

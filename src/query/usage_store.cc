@@ -384,7 +384,9 @@ UsageStore::MergePick UsageStore::PickMerge() const {
     return parts;
   };
   // Levels: a run of n parts of one level below max_level. The output is stored awaiting
-  // compression while it is below max_level itself.
+  // compression while it is below max_level itself and in the newest partition (with
+  // partitions: an older one is closed, its parts compressed, right away).
+  const int64_t newest = partitions.empty() ? 0 : partitions.rbegin()->first;
   for (const auto& [key, at] : partitions) {
     for (size_t i = 0; i + n <= at.size();) {
       const int level = Level(sealed_[at[i]]->rows());
@@ -397,10 +399,21 @@ UsageStore::MergePick UsageStore::PickMerge() const {
         MergePick pick{parts_at(sealed_, {at.begin() + i, at.begin() + j})};
         size_t rows = 0;
         for (const auto& part : pick.inputs) rows += part->rows();
-        if (Level(rows) < merge_.max_level) pick.compression = ChunkCompression();
+        if (Level(rows) < merge_.max_level && key == newest && merge_.partition_us > 0) {
+          pick.compression = ChunkCompression();
+        }
         return pick;
       }
       i = std::max(j, i + 1);
+    }
+  }
+  // A part of max_level or above that awaits compression (stored when max_level was higher):
+  // compressed alone.
+  for (const auto& [key, at] : partitions) {
+    for (size_t i : at) {
+      if (Level(sealed_[i]->rows()) >= merge_.max_level && sealed_[i]->awaiting_compression()) {
+        return {parts_at(sealed_, {i})};
+      }
     }
   }
   // Closing: every partition but the last (in time) holds one part below max_level, unless the
@@ -496,6 +509,9 @@ void UsageStore::MergeLoop() {
     if (merged.ok() && env != nullptr) {
       auto hurry = [this] { return stopping_.load(std::memory_order_relaxed); };
       for (auto& in : inputs) {
+        // Never the part just written (a name can only repeat if the policy that names parts
+        // is broken; the rows would then be rebuilt from the log at the next start).
+        if (in->path() == (*merged)->path()) continue;
         for (int i = 0; i < 500 && in.use_count() > 1 && !hurry(); ++i) {
           env->SleepForMicros(10'000);
         }

@@ -49,16 +49,18 @@ namespace tokenaudit::query {
 //    rewritten only once it grows by 1/fan_in: the rows these merges write are about fan_in + 1
 //    times the late rows at most, not one rewrite of the day per chunk.
 //
-// Compression: while merging is on, parts below max_level (sealed chunks, and the parts of the
-// levels between) are stored without zstd (their frames frame-of-reference coded only, ~2x the
-// bytes, marked as awaiting compression) unless compress_chunks: they are soon rewritten by the
-// next level's merge, so compressing each first (and decompressing it for that merge) costs CPU
-// for files that live seconds to minutes (hours for a level-1 part at low rates) on a machine
-// that is ingesting. Parts of max_level and the parts closing merges make are compressed. A past
-// partition's part still awaiting compression is merged by the closing rule even when it is the
-// only one below max_level (alone, it is rewritten compressed) or when the ratio rule would wait,
-// so that once the merges have caught up a past day holds compressed parts only, except for
-// late chunks that wait for the ratio rule.
+// Compression: while merging is on, sealed chunks, and with partitions the parts of the levels
+// between 0 and max_level made in the newest partition, are stored without zstd (their frames
+// frame-of-reference coded only, ~2x the bytes, marked as awaiting compression) unless
+// compress_chunks: they are soon rewritten by the next level's or the closing merge, so
+// compressing each first (and decompressing it for that merge) costs CPU for files that live
+// seconds to minutes (hours for a level-1 part at low rates) on a machine that is ingesting.
+// Every other part a merge makes is compressed. A past partition's part still awaiting
+// compression is merged by the closing rule even when it is the only one below max_level
+// (alone, it is rewritten compressed) or when the ratio rule would wait, and a part of max_level
+// awaiting compression (max_level was higher when it was made) is rewritten alone, so that once
+// the merges have caught up only the newest partition holds parts awaiting compression, besides
+// late chunks of past ones that wait for the ratio rule.
 struct MergePolicy {
   bool enabled = true;
   size_t fan_in = 8;
