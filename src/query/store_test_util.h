@@ -6,12 +6,32 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "src/query/chunk.h"
 #include "src/query/usage_store.h"
+#include "tokenaudit/usage_record.h"
 
 namespace tokenaudit::query {
+
+// Record i of a numbered set: 3 tenants, 389 users, 5 models, 4 workflows (and none), an
+// error every 11th, one a second from 2026-12-01 00:00 UTC, sizes and cost varying with i.
+inline UsageRecord NumberedRecord(int i) {
+  UsageRecord r;
+  r.tenant = "t" + std::to_string(i % 3);
+  r.user = "u_" + std::to_string((static_cast<int64_t>(i) * 7919) % 389);
+  r.model = "model-" + std::to_string(i % 5);
+  r.workflow = i % 7 == 0 ? "" : "wf-" + std::to_string(i % 4);
+  r.status = i % 11 == 0 ? "error" : "success";
+  r.time_us = 1'796'083'200'000'000 + static_cast<int64_t>(i) * 1'000'000;
+  r.duration_ms = 100 + i % 1000;
+  r.input_width = 100 + i % 3000;
+  r.input_height = 200 + i % 2000;
+  r.estimated_tokens_milli = *r.input_width * *r.input_height;
+  r.cost_micros = i % 100;
+  return r;
+}
 
 // Every seq in [0, n) exactly once over the sealed parts and tails of `store`.
 inline void ExpectEachSeqOnce(const UsageStore& store, uint64_t n) {
