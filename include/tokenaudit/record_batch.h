@@ -94,6 +94,10 @@ class RecordBatch {
   // at once (i < j, in order).
   void Hash(size_t i);
   void HashPair(size_t i, size_t j);
+  // Record i's payload behind the 0x00 byte of a Merkle leaf, written into its header; then its
+  // payload CRC written there (the frame as Commit leaves it for the writer).
+  std::string_view PrefixedPayload(size_t i);
+  void CompleteFrame(size_t i);
   // Hashes the record left waiting for a partner, if any.
   void HashLast() {
     if (waiting_ && !offsets_.empty()) Hash(offsets_.size() - 1);

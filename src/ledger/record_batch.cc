@@ -48,29 +48,32 @@ void RecordBatch::Commit(size_t size) {
 }
 
 // The leaf hash is SHA-256(0x00 || payload) (merkle::HashLeaf), hashed in place: the prefix
-// byte goes just before the payload, where the data CRC then overwrites it.
-void RecordBatch::Hash(size_t i) {
+// byte goes just before the payload, where the data CRC then overwrites it (CompleteFrame).
+std::string_view RecordBatch::PrefixedPayload(size_t i) {
   char* frame = buf_.get() + offsets_[i];
-  const size_t size = DecodeFixed32(frame + 4);
   frame[kFrameHeaderBytes - 1] = 0x00;
+  return std::string_view(frame + kFrameHeaderBytes - 1, DecodeFixed32(frame + 4) + 1);
+}
+
+void RecordBatch::CompleteFrame(size_t i) {
+  char* frame = buf_.get() + offsets_[i];
+  EncodeFixed32(frame + 20, crc32c::Mask(crc32c::Value(frame + kFrameHeaderBytes,
+                                                       DecodeFixed32(frame + 4))));
+}
+
+void RecordBatch::Hash(size_t i) {
   static_assert(std::is_same_v<Sha256Digest, merkle::Hash>);
-  leaves_.push_back(Sha256Of(std::string_view(frame + kFrameHeaderBytes - 1, size + 1)));
-  EncodeFixed32(frame + 20, crc32c::Mask(crc32c::Value(frame + kFrameHeaderBytes, size)));
+  leaves_.push_back(Sha256Of(PrefixedPayload(i)));
+  CompleteFrame(i);
 }
 
 void RecordBatch::HashPair(size_t i, size_t j) {
-  char* fi = buf_.get() + offsets_[i];
-  char* fj = buf_.get() + offsets_[j];
-  const size_t si = DecodeFixed32(fi + 4), sj = DecodeFixed32(fj + 4);
-  fi[kFrameHeaderBytes - 1] = 0x00;
-  fj[kFrameHeaderBytes - 1] = 0x00;
   leaves_.emplace_back();
   leaves_.emplace_back();
-  Sha256Of2(std::string_view(fi + kFrameHeaderBytes - 1, si + 1),
-            std::string_view(fj + kFrameHeaderBytes - 1, sj + 1), &leaves_[leaves_.size() - 2],
+  Sha256Of2(PrefixedPayload(i), PrefixedPayload(j), &leaves_[leaves_.size() - 2],
             &leaves_.back());
-  EncodeFixed32(fi + 20, crc32c::Mask(crc32c::Value(fi + kFrameHeaderBytes, si)));
-  EncodeFixed32(fj + 20, crc32c::Mask(crc32c::Value(fj + kFrameHeaderBytes, sj)));
+  CompleteFrame(i);
+  CompleteFrame(j);
 }
 
 void RecordBatch::Add(std::string_view record) {
