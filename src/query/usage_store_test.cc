@@ -2,26 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "src/query/store_test_util.h"
 #include "src/query/usage_query.h"
 
 namespace tokenaudit::query {
 namespace {
-
-UsageRecord Rec(int i) {
-  UsageRecord r;
-  r.tenant = "t" + std::to_string(i % 3);
-  r.user = "u_" + std::to_string(i % 97);
-  r.model = "model-" + std::to_string(i % 5);
-  r.workflow = i % 7 == 0 ? "" : "wf-" + std::to_string(i % 4);
-  r.status = i % 11 == 0 ? "error" : "success";
-  r.time_us = 1'796'083'200'000'000 + static_cast<int64_t>(i) * 1'000'000;
-  r.duration_ms = 100 + i % 1000;
-  r.input_width = 100 + i % 3000;
-  r.input_height = 200 + i % 2000;
-  r.estimated_tokens_milli = *r.input_width * *r.input_height;
-  r.cost_micros = i % 100;
-  return r;
-}
 
 std::string Answer(const UsageStore& store) {
   UsageQuery q;
@@ -43,7 +28,7 @@ void AddRecords(UsageStore* store, int n, const std::vector<bool>& skip) {
   std::vector<Row> rows;
   for (int i = 0; i < n; ++i) {
     if (static_cast<size_t>(i) < skip.size() && skip[i]) continue;
-    rows.push_back(store->MakeRow(Rec(i), i));
+    rows.push_back(store->MakeRow(NumberedRecord(i), i));
   }
   store->Add(rows);
 }
@@ -70,7 +55,8 @@ TEST(UsageStoreTest, SealedChunksPersistAndReloadWithOtherDictionaryCodes) {
 
   // A new process interns strings in another order, then loads the chunks and the rest.
   UsageStore store;
-  for (int i = 4; i >= 0; --i) store.MakeRow(Rec(i), 0);  // codes differ from the first store's
+  // Codes differ from the first store's.
+  for (int i = 4; i >= 0; --i) store.MakeRow(NumberedRecord(i), 0);
   std::vector<bool> loaded;
   size_t discarded = 0;
   ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
