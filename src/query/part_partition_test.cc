@@ -176,9 +176,13 @@ TEST(PartPartitionTest, PartsBelowTheTopLevelAwaitCompressionUntilTheTopOrClosin
   size_t discarded = 0;
   ASSERT_TRUE(store.Open(env.get(), "/cols", &loaded, &discarded).ok());
   Stores stores({&store, &truth});
-  auto add_day = [&](int64_t day, size_t n) {
+  // Adds `n` rows of `day` with times from `first` (microseconds into the day), then waits for
+  // the merges they start.
+  auto add_day = [&](int64_t day, size_t n, int64_t first = 0) {
     std::vector<int64_t> times;
-    for (size_t i = 0; i < n; ++i) times.push_back(kT0 + day * kDay + static_cast<int64_t>(i));
+    for (size_t i = 0; i < n; ++i) {
+      times.push_back(kT0 + day * kDay + first + static_cast<int64_t>(i));
+    }
     stores.Add(times);
     store.WaitMerged();
   };
@@ -219,10 +223,17 @@ TEST(PartPartitionTest, PartsBelowTheTopLevelAwaitCompressionUntilTheTopOrClosin
   EXPECT_LT(parts[0]->encoded_bytes(), level1_bytes * 2 * 2 / 3);
   EXPECT_TRUE(parts[1]->awaiting_compression()) << "day 1's first chunk";
 
-  // Day 2 begins: day 1's second chunk is sealed, the pair makes a level-1 part awaiting
-  // compression, the only part of day 1 below the top; once day 2 has a part, day 1 is closed
-  // and that part compressed alone.
-  add_day(2, kChunkRows + 1);
+  // Day 2 begins: its first row seals day 1's second chunk, and the pair makes a level-1 part
+  // awaiting compression, the only part of day 1 below the top. (The merges wait for it here:
+  // were day 2's chunk sealed first, day 1 would be closed before its pair was merged, and one
+  // closing merge would take both chunks.) Once day 2 has a part, day 1 is closed and that part
+  // compressed alone.
+  add_day(2, 1);
+  parts = store.Snap().sealed;
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[1]->rows(), 2 * kChunkRows);
+  EXPECT_TRUE(parts[1]->awaiting_compression());
+  add_day(2, kChunkRows, 1);
   for (const auto& part : store.Snap().sealed) {
     const int64_t day = DayOf(part->min(kTime));
     EXPECT_EQ(part->awaiting_compression(), day == 2) << "day " << day;
