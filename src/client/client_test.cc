@@ -267,7 +267,11 @@ TEST_F(ClientTest, SpoolsWhileUnreachableThenReplaysInOrder) {
   server_.Stop();
   auto c = NewClient(Options(/*spool=*/true));
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(c->Record(MakeRecord(Id(i))).ok());
-  ASSERT_TRUE(WaitFor([&] { return c->stats().spooled == 300; })) << c->stats().last_error;
+  // (spooled is counted before the queue is: wait for both.)
+  ASSERT_TRUE(WaitFor([&] {
+    const auto st = c->stats();
+    return st.spooled == 300 && st.queue_records == 0;
+  })) << c->stats().last_error;
   EXPECT_GE(SpoolFiles(), 1u);
   EXPECT_EQ(c->stats().queue_records, 0u);
   Status f = c->Flush(milliseconds(50));

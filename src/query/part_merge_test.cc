@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -328,10 +327,8 @@ TEST(PartMergeTest, MergeRefusesAnInputWhoseFramesWereDamagedOnDisk) {
       rows.push_back(store.MakeRow(NumberedRecord(i), i));
     }
     store.Add(rows);
-    store.WaitSealed();
-    for (int i = 0; i < 500 && store.GetStats().merge_failures == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    // The merge fails and blocks further merges: WaitMerged returns once it has given up.
+    store.WaitMerged();
     const auto st = store.GetStats();
     EXPECT_EQ(st.merges, 0u);
     EXPECT_GE(st.merge_failures, 1u);

@@ -265,9 +265,12 @@ TEST(PartPartitionTest, ACompressedPartWinsOverItsStoredCopyLeftByACrash) {
   auto env = NewMemEnv();
   std::vector<bool> loaded;
   size_t discarded = 0;
-  auto day_times = [](int64_t day, size_t n) {
+  // `n` times of `day`, from `first` microseconds into it.
+  auto day_times = [](int64_t day, size_t n, int64_t first = 0) {
     std::vector<int64_t> times;
-    for (size_t i = 0; i < n; ++i) times.push_back(kT0 + day * kDay + static_cast<int64_t>(i));
+    for (size_t i = 0; i < n; ++i) {
+      times.push_back(kT0 + day * kDay + first + static_cast<int64_t>(i));
+    }
     return times;
   };
   // The stored part of day 0's two chunks, as another store wrote it.
@@ -293,8 +296,12 @@ TEST(PartPartitionTest, ACompressedPartWinsOverItsStoredCopyLeftByACrash) {
     loaded.clear();
     ASSERT_TRUE(b.Open(env.get(), "/b", &loaded, &discarded).ok());
     Stores stores({&b});
+    // Day 1's first row seals day 0's second chunk; the pair is merged (stored: day 0 is still
+    // the newest day) before day 1 has a part of its own, which closes day 0.
     stores.Add(day_times(0, 2 * kChunkRows));
-    stores.Add(day_times(1, kChunkRows + 1));
+    stores.Add(day_times(1, 1));
+    b.WaitMerged();
+    stores.Add(day_times(1, kChunkRows, 1));
     b.WaitMerged();
     EXPECT_EQ(b.GetStats().merges, 2u);
     const std::vector<std::string> files = Files(env.get(), "/b");

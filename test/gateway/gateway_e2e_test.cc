@@ -319,7 +319,7 @@ TEST_F(GatewayE2eTest, TwoUsersSeeOnlyTheirOwnEventsHistoryQueueAndFiles) {
   auto wa = Socket(alice_, "ca");
   auto wb = Socket(bob_, "cb");
   // Bob's prompt runs long, with previews; Alice's is queued behind it.
-  const std::string pb = Submit(bob_, Slow(b_img, 30, 20, true), "cb");
+  const std::string pb = Submit(bob_, Slow(b_img, 30, 100, true), "cb");
   const std::string pa = Submit(alice_, Ddcolor(a_img), "ca");
   ASSERT_FALSE(pa.empty());
   ASSERT_FALSE(pb.empty());

@@ -176,7 +176,7 @@ TEST_F(UsageE2eTest, ColumnChunksPersistAndAreRebuiltWhenDeletedOrDamaged) {
     }
     return names;
   };
-  for (int i = 0; i < 100 && chunk_files().empty(); ++i) {
+  for (int i = 0; i < 600 && chunk_files().empty(); ++i) {  // up to 30 s (sanitized builds)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(chunk_files().size(), 1u);
@@ -193,7 +193,7 @@ TEST_F(UsageE2eTest, ColumnChunksPersistAndAreRebuiltWhenDeletedOrDamaged) {
   std::filesystem::remove_all(columns);
   StartServer();
   EXPECT_EQ(Get(admin_, query).body, before.body);
-  for (int i = 0; i < 100 && chunk_files().empty(); ++i) {
+  for (int i = 0; i < 600 && chunk_files().empty(); ++i) {  // up to 30 s (sanitized builds)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(chunk_files().size(), 1u);
