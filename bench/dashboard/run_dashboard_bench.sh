@@ -108,6 +108,7 @@ say "start tokenaudit serve"
 echo "load before: $(load)"
 printf '+ %s\n' "$TA serve --data-dir $DATA --listen 127.0.0.1:0 &   (env TOKENAUDIT_PSEUDONYM_KEY=<64 hex>)"
 t0=$(now)
+: >"$WORK/serve.out"  # exists before the wait loop reads it (see lone_server_lib.sh)
 "$TA" serve --data-dir "$DATA" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
 TA_PID=$!
 ADDR=""

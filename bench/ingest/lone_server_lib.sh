@@ -23,6 +23,9 @@ lone_server_start() {
   local data="$WORK/data"
   KEY=$("$TA" keys create --data-dir "$data" --role ingest --name "$1" 2>/dev/null)
   ADMIN=$("$TA" keys create --data-dir "$data" --role admin --name "$1-admin" 2>/dev/null)
+  # Created before the server starts: the loop below may read it before the background shell
+  # has opened it (a failed `sed` in an assignment would end the script under `set -e`).
+  : >"$WORK/serve.out"
   "$TA" serve --data-dir "$data" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
   TA_PID=$!
   ADDR=""

@@ -98,6 +98,9 @@ echo "file create: $(create_probe) per empty file in the data dir (wall; see the
 # shellcheck source=../clickhouse_lib.sh
 source "$ROOT/bench/clickhouse_lib.sh"
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# "minor-faults user-ticks system-ticks" of a process: where a server's CPU goes (a peer that spends
+# half of it in the kernel, or faults fresh pages in, pays this VM's costs: RESULTS, session 12).
+proc_split() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $8, $12, $13}'; }
 # "tid/name:ticks tid/name:ticks ..." for every thread of a process (names set by the server).
 thread_ticks() {
   local t
@@ -148,6 +151,7 @@ INGEST_KEY=$("$TA" keys create --data-dir "$TA_DATA" --role ingest --name ingest
 printf '+ %s\n' "$TA keys create --data-dir $TA_DATA --role admin --name bench-admin"
 ADMIN_KEY=$("$TA" keys create --data-dir "$TA_DATA" --role admin --name bench-admin 2>/dev/null)
 printf '+ %s\n' "$TA serve --data-dir $TA_DATA --listen 127.0.0.1:0 &   (env TOKENAUDIT_PSEUDONYM_KEY=<64 hex>)"
+: >"$WORK/serve.out"  # exists before the wait loop reads it (see lone_server_lib.sh)
 "$TA" serve --data-dir "$TA_DATA" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
 TA_PID=$!
 TA_ADDR=""
@@ -212,6 +216,8 @@ measure() {
   fi
   local c0 f0 fs0 n0 b0 r0 p0 q0 w0
   c0=$(cpu_ticks "$pid")
+  local k0
+  k0=$(proc_split "$pid")  # next to c0 and c1: the server keeps working (merges) after a run
   local m0 t0
   m0=$(machine_ticks)
   t0=$(thread_ticks "$pid")
@@ -228,6 +234,8 @@ measure() {
   out=$(cat "$WORK/loadgen.out")
   local c1 m1 t1
   c1=$(cpu_ticks "$pid")
+  local k1
+  k1=$(proc_split "$pid")
   m1=$(machine_ticks)
   t1=$(thread_ticks "$pid")
   local res=${out##*RESULT }
@@ -258,7 +266,11 @@ measure() {
   else
     extra="rows in table +$(( $(ch_rows) - r0 )), active parts $(ch_parts)"
   fi
-  echo "SERVER $who $label: CPU $cpu s over ${secs} s ($(awk -v c="$cpu" -v t="$secs" 'BEGIN { printf "%.0f", 100 * c / t }')% of one core, ${per_cpu} records per server CPU-second); $extra; whole machine $(awk -v a="$m0" -v b="$m1" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f%% busy", 100 * (y[1] - x[1]) / (y[2] - x[2]) }') of $(nproc) CPUs"
+  local cpu_split
+  cpu_split=$(awk -v a="$k0" -v b="$k1" -v t="$CLK_TCK" -v r="$recs" 'BEGIN { split(a, x, " ");
+    split(b, y, " "); printf "user %.2f s, system %.2f s, %.3f minor faults per record",
+      (y[2] - x[2]) / t, (y[3] - x[3]) / t, r ? (y[1] - x[1]) / r : 0 }')
+  echo "SERVER $who $label: CPU $cpu s over ${secs} s ($(awk -v c="$cpu" -v t="$secs" 'BEGIN { printf "%.0f", 100 * c / t }')% of one core, ${per_cpu} records per server CPU-second; $cpu_split); $extra; whole machine $(awk -v a="$m0" -v b="$m1" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f%% busy", 100 * (y[1] - x[1]) / (y[2] - x[2]) }') of $(nproc) CPUs"
   if [[ $who == ta ]]; then  # which thread is busy: the log writer, or the HTTP I/O threads?
     echo "SERVER ta $label: per-thread CPU (% of one core over the run): $(awk -v a="$t0" -v b="$t1" \
       -v t="$CLK_TCK" -v s="$secs" 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) {

@@ -340,6 +340,7 @@ wait_idle() {
 # start_ta OUT_PREFIX: serve on a free port; sets TA_PID, TA_URL.
 start_ta() {
   printf '+ %s\n' "$TA serve --data-dir $TA_DATA --listen 127.0.0.1:0 &   (env TOKENAUDIT_PSEUDONYM_KEY=<64 hex>)"
+  : >"$WORK/$1.out"  # exists before the wait loop reads it (see bench/ingest/lone_server_lib.sh)
   "$TA" serve --data-dir "$TA_DATA" --listen 127.0.0.1:0 >"$WORK/$1.out" 2>"$WORK/$1.err" &
   TA_PID=$!
   local addr=""

@@ -304,7 +304,9 @@ Result<size_t> Spool::ReadNext(size_t max_records, size_t max_bytes,
     for (;;) {
       if (added >= max_records) break;
       // The first record of a batch always fits, however large.
-      const size_t budget = added == 0 ? SIZE_MAX : (max_bytes > bytes ? max_bytes - bytes : 0);
+      // A record costs its JSON and the newline that ends it in the NDJSON body.
+      const size_t budget =
+          added == 0 ? SIZE_MAX : (max_bytes > bytes + 1 ? max_bytes - bytes - 1 : 0);
       SpoolRecord rec;
       ASSIGN_OR_RETURN(ReadOutcome o, ReadOne(&f, budget, &rec));
       if (o == ReadOutcome::kWouldExceed) return added;
@@ -312,7 +314,7 @@ Result<size_t> Spool::ReadNext(size_t max_records, size_t max_bytes,
         f.read_done = true;
         break;
       }
-      bytes += rec.json.size();
+      bytes += rec.json.size() + 1;
       out->push_back(std::move(rec));
       ++added;
     }

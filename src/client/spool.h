@@ -69,7 +69,8 @@ class Spool {
   Status Append(std::span<const SpoolEntry> entries);
 
   // Appends to *out the next unread records in order: at most `max_records`, and at most
-  // `max_bytes` of JSON unless that would leave the batch empty. Returns how many were added
+  // `max_bytes` of NDJSON (each record's JSON and a newline) unless that would leave the batch
+  // empty. Returns how many were added
   // (0 only when nothing readable is left). IOError if a file cannot be read; it is retried on
   // the next call.
   Result<size_t> ReadNext(size_t max_records, size_t max_bytes, std::vector<SpoolRecord>* out);

@@ -144,10 +144,14 @@ TEST_F(SpoolTest, ReadNextHonoursLimitsButAlwaysReturnsOneRecord) {
   ASSERT_TRUE(Append(s.get(), 0, 10).ok());
   std::vector<SpoolRecord> out;
   EXPECT_EQ(*s->ReadNext(3, 1 << 20, &out), 3u);
-  EXPECT_EQ(*s->ReadNext(100, Rec(3).size() * 2, &out), 2u);
+  // A record counts with the newline that ends it in the body: two fit in twice (size + 1)...
+  EXPECT_EQ(*s->ReadNext(100, (Rec(3).size() + 1) * 2, &out), 2u);
+  // ... and not in one byte less.
+  EXPECT_EQ(*s->ReadNext(100, (Rec(5).size() + 1) * 2 - 1, &out), 1u);
   EXPECT_EQ(*s->ReadNext(100, 1, &out), 1u);  // larger than the byte limit, alone
-  EXPECT_EQ(out.size(), 6u);
+  EXPECT_EQ(out.size(), 7u);
   EXPECT_EQ(out[5].json, Rec(5));
+  EXPECT_EQ(out[6].json, Rec(6));
 }
 
 TEST_F(SpoolTest, TornTailIsSkipped) {

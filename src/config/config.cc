@@ -246,8 +246,10 @@ const Setting* FindSetting(const std::string& key) {
 
 std::vector<SettingInfo> ListSettings() {
   std::vector<SettingInfo> out;
+  const ServeConfig defaults;
   for (const auto& s : Settings()) {
-    out.push_back({s.key, EnvName(s.key), s.str ? "string" : "integer", s.help});
+    out.push_back({s.key, EnvName(s.key), s.str ? "string" : "integer", s.help,
+                   s.str ? defaults.*s.str : std::to_string(defaults.*s.num)});
   }
   return out;
 }

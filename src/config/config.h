@@ -31,7 +31,7 @@ struct ServeConfig {
   std::string signing_key_file;
 
   // [http]
-  uint64_t max_body_bytes = 16ull << 20;
+  uint64_t max_body_bytes = 8ull << 20;  // as the record parser and the client library
   uint64_t max_header_bytes = 16 << 10;
   uint64_t idle_timeout_ms = 60'000;
   uint64_t header_timeout_ms = 10'000;
@@ -78,6 +78,7 @@ struct SettingInfo {
   std::string env_var;   // "TOKENAUDIT_LEDGER_DURABILITY"
   std::string type;      // "string" | "integer"
   std::string help;
+  std::string default_value;  // as a default ServeConfig holds it ("" for none)
 };
 std::vector<SettingInfo> ListSettings();
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 namespace tokenaudit::config {
 namespace {
@@ -144,6 +146,86 @@ TEST(ConfigTest, EverySettingHasAnEnvironmentVariable) {
     EXPECT_EQ(s.env_var.rfind("TOKENAUDIT_", 0), 0u);
     EXPECT_FALSE(s.help.empty());
   }
+}
+
+// The rows of a Markdown settings table in `path` ("| `key` | type | default | meaning |"): key ->
+// {type, default}, the default without its backticks.
+std::map<std::string, std::pair<std::string, std::string>> DocRows(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  std::map<std::string, std::pair<std::string, std::string>> rows;
+  auto trim = [](std::string v) {
+    v.erase(0, v.find_first_not_of(' '));
+    v.erase(v.find_last_not_of(' ') + 1);
+    if (v.size() >= 2 && v.front() == '`' && v.back() == '`') v = v.substr(1, v.size() - 2);
+    return v;
+  };
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::stringstream ss(line.substr(1));
+    for (std::string cell; cells.size() < 3 && std::getline(ss, cell, '|');) {
+      cells.push_back(trim(cell));
+    }
+    if (cells.size() == 3) rows[cells[0]] = {cells[1], cells[2]};
+  }
+  return rows;
+}
+
+// A documented default matches the code's; where the code has none (computed at startup, or
+// off), the docs say what happens instead, in words.
+void ExpectDocumentedDefault(const SettingInfo& s, const std::string& doc_type,
+                             const std::string& doc_default, const std::string& where) {
+  EXPECT_EQ(doc_type, s.type) << s.toml_key << " in " << where;
+  if (s.default_value.empty()) {
+    EXPECT_FALSE(doc_default.empty()) << s.toml_key << " in " << where;
+  } else {
+    EXPECT_EQ(doc_default, s.default_value) << s.toml_key << " in " << where;
+  }
+}
+
+TEST(ConfigTest, ReferenceListsEverySettingWithItsDefault) {
+  const std::string path = std::string(TOKENAUDIT_SOURCE_DIR) + "/doc/config.md";
+  const auto rows = DocRows(path);
+  for (const auto& s : ListSettings()) {
+    auto it = rows.find(s.toml_key);
+    if (it == rows.end()) {
+      ADD_FAILURE() << s.toml_key << " is missing from " << path;
+      continue;
+    }
+    ExpectDocumentedDefault(s, it->second.first, it->second.second, path);
+  }
+  EXPECT_EQ(rows.size(), ListSettings().size()) << "a row in " << path << " names no setting";
+}
+
+TEST(ConfigTest, ReadmeTableNamesRealSettingsWithTheirDefaults) {
+  const std::string path = std::string(TOKENAUDIT_SOURCE_DIR) + "/README.md";
+  const auto rows = DocRows(path);
+  EXPECT_GE(rows.size(), 10u) << path << " has lost its configuration table";
+  std::map<std::string, SettingInfo> settings;
+  for (const auto& s : ListSettings()) settings[s.toml_key] = s;
+  for (const auto& [key, row] : rows) {
+    auto it = settings.find(key);
+    if (it == settings.end()) {
+      ADD_FAILURE() << key << " in " << path << " is not a setting";
+      continue;
+    }
+    ExpectDocumentedDefault(it->second, row.first, row.second, path);
+  }
+  // The README's example file loads.
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const size_t from = readme.find("```toml\n");
+  ASSERT_NE(from, std::string::npos) << path << " has lost its example file";
+  const size_t to = readme.find("```", from + 8);
+  ASSERT_NE(to, std::string::npos);
+  ServeConfig c;
+  Status st = LoadString(readme.substr(from + 8, to - from - 8), "README.md", &c);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(c.default_tenant, "city-archive");
+  EXPECT_TRUE(Validate(c).ok());
 }
 
 }  // namespace

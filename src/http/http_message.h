@@ -63,7 +63,7 @@ class HttpHandler {
 // The one mapping from Status to HTTP status code.
 int HttpStatusFor(const Status& s);
 
-// {"error":{"code":code,"message":message[,"field":field]}} with the given HTTP status.
+// {"error":{"code":code[,"field":field],"message":message}} with the given HTTP status.
 HttpResponse ErrorResponse(int http_status, std::string_view code, std::string_view message,
                            std::string_view field = "");
 

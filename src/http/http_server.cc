@@ -226,7 +226,8 @@ void Session::OnError(beast::error_code ec) {
   if (ec == bhttp::error::body_limit) {
     return Write(ErrorResponse(413, "body_too_large",
                                "request body exceeds " +
-                                   std::to_string(server_->options().max_body_bytes) + " bytes"),
+                                   std::to_string(server_->options().max_body_bytes) + " bytes",
+                               "body"),
                  false, true);
   }
   if (ec == bhttp::error::header_limit) {

@@ -18,7 +18,7 @@ namespace tokenaudit::http {
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0 picks a free port; see HttpServer::port()
-  uint64_t max_body_bytes = 16ull << 20;
+  uint64_t max_body_bytes = 8ull << 20;
   uint32_t max_header_bytes = 16 << 10;
   uint32_t idle_timeout_ms = 60'000;    // keep-alive: waiting for the next request
   uint32_t header_timeout_ms = 10'000;  // first byte to end of headers

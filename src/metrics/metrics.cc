@@ -1,17 +1,23 @@
 #include "src/metrics/metrics.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <set>
 
 namespace tokenaudit::metrics {
 namespace {
 
+// The shortest text that reads back as `v` ("0.00025", not "0.00025000000000000001"), with
+// Prometheus' spellings of the special values.
 std::string FormatDouble(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  return buf;
+  // Fixed notation where it fits ("0.0001" as bucket bounds are usually written), else the
+  // shortest form with an exponent.
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  if (r.ec != std::errc()) r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
 }
 
 std::string WithLabels(const std::string& name, const std::string& labels,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace tokenaudit::metrics {
 namespace {
 
@@ -27,6 +29,21 @@ TEST(MetricsTest, RendersPrometheusTextFormat) {
   EXPECT_NE(text.find("ta_fsync_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("ta_fsync_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("ta_queue_depth 7\n"), std::string::npos);
+}
+
+TEST(MetricsTest, NumbersAreWrittenAsShortAsTheyReadBack) {
+  Registry r;
+  Histogram* h = r.AddHistogram("ta_sync_seconds", "Sync latency.", {0.0001, 0.00025, 0.25});
+  h->Observe(0.0002);
+  r.AddGauge("ta_age_seconds", "Age.", [] { return 12.3456; });
+  r.AddGauge("ta_unknown", "Not known yet.", [] { return std::nan(""); });
+  const std::string text = r.Render();
+  EXPECT_NE(text.find("ta_sync_seconds_bucket{le=\"0.0001\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ta_sync_seconds_bucket{le=\"0.00025\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ta_sync_seconds_bucket{le=\"0.25\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ta_sync_seconds_sum 0.0002\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ta_age_seconds 12.3456\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ta_unknown NaN\n"), std::string::npos) << text;
 }
 
 TEST(MetricsTest, CounterReadAtRenderTime) {

@@ -89,6 +89,7 @@ TEST(BodyTest, BodyOverTheLimitIsTooLarge) {
   const ParsedBody body = ParseBody(kRecordA, BodyFormat::kJson, limits);
   EXPECT_FALSE(body.ok);
   EXPECT_EQ(body.error.code, kBodyTooLarge);
+  EXPECT_EQ(body.error.field, "body");
 }
 
 TEST(BodyTest, BodyShapeMustMatchTheFormat) {

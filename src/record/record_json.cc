@@ -570,9 +570,8 @@ FieldError MakeFieldError(std::string_view code, std::string_view field, std::st
 ParsedBody ParseBodyEach(std::string_view body, BodyFormat format, const ParseLimits& limits,
                          const ItemSink& sink) {
   if (body.size() > limits.max_body_bytes) {
-    return Refuse(
-        MakeFieldError(kBodyTooLarge, "",
-                       "body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"));
+    return Refuse(MakeFieldError(
+        kBodyTooLarge, "body", "larger than " + std::to_string(limits.max_body_bytes) + " bytes"));
   }
   if (!simdjson::validate_utf8(body.data(), body.size())) {
     return Refuse(MakeFieldError(kInvalidUtf8, "", "body is not valid UTF-8"));

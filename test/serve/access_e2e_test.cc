@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
-#include <map>
 #include <random>
 
 #include "test/serve/serve_test_util.h"
@@ -35,55 +35,57 @@ TEST_F(AccessE2eTest, AuthorizationMatrixHoldsForEveryRoleAndEndpoint) {
   std::vector<Who> who = {{"anonymous", ""},   {"bad-key", garbage}, {"alice", alice_},
                           {"bob", bob_},       {"ingest", ingest_},  {"auditor", auditor_},
                           {"admin", admin_}};
+  // Every endpoint, every principal: the status each gets, in the order of `who`. A checkpoint
+  // holds no record (a signed tree size and root): every key may read it. The dashboard's page
+  // and assets hold no data either; every call it makes for data needs a key.
   struct Case {
     std::string method, target;
-    std::map<std::string, int> expect;  // by principal name
+    std::array<int, 7> expect;  // anonymous, bad-key, alice, bob, ingest, auditor, admin
   };
   const std::string rec = Record("m-" + std::to_string(std::random_device{}()), "carol");
-  std::vector<Case> cases = {
-      {"POST", "/v1/events",
-       {{"anonymous", 401}, {"bad-key", 401}, {"alice", 403}, {"bob", 403}, {"ingest", 200},
-        {"auditor", 403}, {"admin", 200}}},
-      {"GET", "/v1/events",
-       {{"anonymous", 401}, {"bad-key", 401}, {"alice", 200}, {"bob", 200}, {"ingest", 403},
-        {"auditor", 200}, {"admin", 200}}},
-      {"GET", "/v1/events?user=bob",
-       {{"anonymous", 401}, {"alice", 403}, {"bob", 200}, {"ingest", 403}, {"auditor", 200},
-        {"admin", 200}}},
-      {"GET", "/v1/checkpoint",
-       {{"anonymous", 401}, {"bad-key", 401}, {"alice", 200}, {"bob", 200}, {"ingest", 200},
-        {"auditor", 200}, {"admin", 200}}},
-      {"GET", "/v1/proof/inclusion?seq=" + bob_seq,
-       {{"anonymous", 401}, {"alice", 404}, {"bob", 200}, {"ingest", 403}, {"auditor", 200},
-        {"admin", 200}}},
-      {"GET", "/v1/proof/consistency?first=1&second=2",
-       {{"anonymous", 401}, {"alice", 200}, {"bob", 200}, {"ingest", 403}, {"auditor", 200},
-        {"admin", 200}}},
-      {"GET", "/metrics",
-       {{"anonymous", 401}, {"bad-key", 401}, {"alice", 403}, {"bob", 403}, {"ingest", 403},
-        {"auditor", 200}, {"admin", 200}}},
-      {"GET", "/healthz",
-       {{"anonymous", 200}, {"alice", 200}, {"ingest", 200}, {"admin", 200}}},
-      {"GET", "/readyz", {{"anonymous", 200}, {"admin", 200}}},
-      {"DELETE", "/v1/events", {{"anonymous", 401}, {"admin", 405}}},
-      {"GET", "/v1/nothing", {{"anonymous", 404}, {"admin", 404}}},
+  const std::vector<Case> cases = {
+      {"POST", "/v1/events", {401, 401, 403, 403, 200, 403, 200}},
+      {"GET", "/v1/events", {401, 401, 200, 200, 403, 200, 200}},
+      {"GET", "/v1/events?user=bob", {401, 401, 403, 200, 403, 200, 200}},
+      {"GET", "/v1/checkpoint", {401, 401, 200, 200, 200, 200, 200}},
+      {"GET", "/v1/proof/inclusion?seq=" + bob_seq, {401, 401, 404, 200, 403, 200, 200}},
+      {"GET", "/v1/proof/consistency?first=1&second=2", {401, 401, 200, 200, 403, 200, 200}},
+      {"GET", "/v1/usage?group_by=user", {401, 401, 200, 200, 403, 200, 200}},
+      {"GET", "/v1/usage?user=bob", {401, 401, 403, 200, 403, 200, 200}},
+      {"GET", "/v1/top?by=user", {401, 401, 200, 200, 403, 200, 200}},
+      {"GET", "/v1/top?by=model&user=alice", {401, 401, 200, 403, 403, 200, 200}},
+      {"GET", "/v1/duplicates", {401, 401, 200, 200, 403, 200, 200}},
+      {"GET", "/v1/duplicates?user=bob", {401, 401, 403, 200, 403, 200, 200}},
+      {"GET", "/v1/anomalies", {401, 401, 403, 403, 403, 200, 200}},
+      {"GET", "/v1/whoami", {401, 401, 200, 200, 200, 200, 200}},
+      {"GET", "/metrics", {401, 401, 403, 403, 403, 200, 200}},
+      {"GET", "/healthz", {200, 200, 200, 200, 200, 200, 200}},
+      {"GET", "/readyz", {200, 200, 200, 200, 200, 200, 200}},
+      {"GET", "/", {200, 200, 200, 200, 200, 200, 200}},
+      {"POST", "/v1/usage", {401, 401, 405, 405, 405, 405, 405}},
+      {"DELETE", "/v1/events", {401, 401, 405, 405, 405, 405, 405}},
+      {"GET", "/v1/nothing", {404, 404, 404, 404, 404, 404, 404}},
   };
+  ASSERT_EQ(who.size(), 7u);
   // Wait for a checkpoint so the proof endpoints have a signed root.
   for (int i = 0; i < 100 && Get(admin_, "/v1/checkpoint").status != 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   for (const auto& c : cases) {
-    for (const auto& w : who) {
-      auto it = c.expect.find(w.name);
-      if (it == c.expect.end()) continue;
+    for (size_t i = 0; i < who.size(); ++i) {
+      const Who& w = who[i];
       std::vector<std::pair<std::string, std::string>> h = {{"Content-Type", "application/json"}};
       if (!w.key.empty()) h.emplace_back("Authorization", "Bearer " + w.key);
       HttpClient cl(server_->port());
       HttpResult r = cl.Request(c.method, c.target, c.method == "POST" ? rec : "", h);
-      EXPECT_EQ(r.status, it->second) << c.method << " " << c.target << " as " << w.name << ": "
-                                      << r.body;
+      EXPECT_EQ(r.status, c.expect[i])
+          << c.method << " " << c.target << " as " << w.name << ": " << r.body;
       if (r.status == 401) {
         EXPECT_NE(r.headers.find("WWW-Authenticate"), std::string::npos);
+      }
+      if (r.status >= 400) {
+        EXPECT_NE(r.body.find("{\"error\":{\"code\":"), std::string::npos)
+            << c.method << " " << c.target << " as " << w.name << ": " << r.body;
       }
     }
   }
@@ -101,6 +103,19 @@ TEST_F(AccessE2eTest, AuthorizationMatrixHoldsForEveryRoleAndEndpoint) {
   EXPECT_EQ(Count(alice_events, bob_pseudo), 0u);
   EXPECT_EQ(Count(bob_events, "\"seq\":"), 1u);
   EXPECT_EQ(Count(bob_events, alice_pseudo), 0u);
+  // ... and only their own usage, whatever they group or rank by.
+  for (const char* target : {"/v1/usage?group_by=user", "/v1/top?by=user&k=100",
+                             "/v1/usage?group_by=model", "/v1/duplicates?within=86400"}) {
+    const std::string mine = Get(alice_, target).body;
+    EXPECT_EQ(Count(mine, bob_pseudo), 0u) << target << ": " << mine;
+    const std::string theirs = Get(bob_, target).body;
+    EXPECT_EQ(Count(theirs, alice_pseudo), 0u) << target << ": " << theirs;
+  }
+  const std::string alice_by_user = Get(alice_, "/v1/usage?group_by=user").body;
+  EXPECT_EQ(Count(alice_by_user, alice_pseudo), 1u) << alice_by_user;
+  EXPECT_NE(alice_by_user.find("\"count\":2"), std::string::npos) << alice_by_user;
+  const std::string admin_by_user = Get(admin_, "/v1/usage?group_by=user").body;
+  EXPECT_EQ(Count(admin_by_user, bob_pseudo), 1u) << admin_by_user;
   // a1, b1, a2 and the matrix's record (its second POST, by admin, was a duplicate).
   EXPECT_EQ(Count(all, "\"seq\":"), 4u) << all;
 
@@ -146,6 +161,19 @@ TEST_F(AccessE2eTest, RawNamesEmailsAndPathsNeverReachDiskLogsOrResponses) {
   HttpResult f = Get(admin_, "/v1/events?user=user" + marker + "2");
   responses.push_back(f.headers + f.body);
   responses.push_back(Get(admin_, "/metrics").body);
+  // Every other read: aggregates by user and workflow, rankings, repeats, anomalies, proofs.
+  for (const std::string& key : {admin_, auditor_, alice_}) {
+    for (const std::string& target : std::vector<std::string>{
+             "/v1/usage?group_by=user,workflow,node_type", "/v1/top?by=user&k=1000",
+             "/v1/top?by=workflow&k=1000", "/v1/duplicates?within=86400&limit=1000",
+             "/v1/anomalies?threshold=0.001&min_history=1", "/v1/usage?user=user" + marker + "2",
+             "/v1/checkpoint", "/v1/proof/inclusion?seq=5",
+             "/v1/proof/consistency?first=1&second=9", "/v1/whoami"}) {
+      HttpResult r = Get(key, target);
+      EXPECT_LT(r.status, 500) << target << ": " << r.body;
+      responses.push_back(r.headers + r.body);
+    }
+  }
   // A rejected record with personal data in it: the error names the field, not the value.
   HttpResult bad = Post(ingest_, Record("bad", marker + "@x.org", 0, 10));
   EXPECT_EQ(bad.status, 400);

@@ -1,6 +1,12 @@
 // `tokenaudit keys` and `tokenaudit serve` resolve the same configuration: keys made with
 // `--config` land in the server's data directory, and user keys carry the server's pseudonyms.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "test/serve/serve_test_util.h"
@@ -54,6 +60,80 @@ TEST_F(ConfigE2eTest, KeysCreatedWithTheServersConfigWorkAgainstThatServer) {
       {TOKENAUDIT_BIN, "keys", "list", "--config", dir_ + "/bad.toml"}, {}, dir_);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("bad.toml"), std::string::npos) << bad.err;
+}
+
+// True when nothing listens on 127.0.0.1:`port` (a bind there succeeds).
+bool LoopbackPortFree(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;  // a connection of an earlier run in TIME_WAIT does not hold the port
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+TEST_F(ConfigE2eTest, ServeWithNoArgumentsRunsOnTheDefaultsAndSaysWhereItListens) {
+  if (!LoopbackPortFree(8080)) GTEST_SKIP() << "127.0.0.1:8080 is taken on this machine";
+  const std::string cwd = dir_ + "/fresh", home = dir_ + "/home";
+  std::filesystem::create_directories(cwd);
+  std::filesystem::create_directories(home);
+  server_->set_working_dir(cwd);
+  server_->set_scrub_environment(true);
+  // No flag, no file, no TOKENAUDIT_* variable: only a home for the pseudonym key.
+  if (!server_->Start({}, {"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config"})) {
+    // Another process took the port between the check and the bind.
+    if (server_->AllOutput().find("in use") != std::string::npos) {
+      GTEST_SKIP() << server_->AllOutput();
+    }
+    FAIL() << server_->AllOutput();
+  }
+  EXPECT_EQ(server_->port(), 8080);
+  EXPECT_NE(server_->AllOutput().find("tokenaudit listening on http://127.0.0.1:8080\n"),
+            std::string::npos)
+      << server_->AllOutput();
+  EXPECT_TRUE(std::filesystem::is_directory(cwd + "/tokenaudit-data"));
+  // The pseudonym key was made outside the data directory, readable by its owner only.
+  const std::string key = home + "/.config/tokenaudit/pseudonym.key";
+  ASSERT_TRUE(std::filesystem::exists(key));
+  EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cwd + "/tokenaudit-data")) {
+    EXPECT_EQ(e.path().filename().string().find("pseudonym"), std::string::npos) << e.path();
+  }
+  HttpClient c(8080);
+  EXPECT_EQ(c.Request("GET", "/healthz").status, 200);
+  EXPECT_EQ(server_->Stop(), 0) << server_->AllOutput();
+}
+
+TEST_F(ConfigE2eTest, FlagsBeatTheEnvironmentWhichBeatsTheFile) {
+  const std::string cfg = dir_ + "/layers.toml";
+  std::ofstream(cfg) << "data_dir = \"" << dir_ << "/from-file\"\n"
+                     << "listen = \"127.0.0.1:0\"\n"
+                     << "[ingest]\ndefault_tenant = \"file-tenant\"\nmax_batch_items = 7\n";
+  ASSERT_TRUE(server_->Start({"--config", cfg, "--data-dir", data_},
+                             {kPseudonymKeyEnv, "TOKENAUDIT_DATA_DIR=" + dir_ + "/from-env",
+                              "TOKENAUDIT_INGEST_DEFAULT_TENANT=env-tenant"}))
+      << server_->AllOutput();
+  client_ = std::make_unique<HttpClient>(server_->port());
+  // data_dir: the flag (this fixture's keys live there); the others were never made.
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/from-file"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/from-env"));
+  std::string rec = Record("layers-1", "carol");
+  rec.replace(rec.find("\"tenant\":\"city-archive\","), 24, "");
+  HttpResult r = Post(ingest_, rec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  // default_tenant: the environment over the file.
+  EXPECT_NE(r.body.find("\"tenant\":\"env-tenant\""), std::string::npos) << r.body;
+  // max_batch_items: the file (no variable, no flag).
+  std::string eight;
+  for (int i = 0; i < 8; ++i) eight += Record("layers-b" + std::to_string(i), "carol") + "\n";
+  r = Post(ingest_, eight, "application/x-ndjson");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("too_many_items"), std::string::npos) << r.body;
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -161,6 +163,140 @@ TEST_F(IngestE2eTest, ConcurrentRetriesOfOneRecordStoreItOnce) {
   EXPECT_EQ(Count(Get(admin_, "/v1/events?limit=1000").body, "\"seq\":"), 20u);
 }
 
+// A metric's value in Prometheus text ("name{labels} value"); -1 when absent.
+double MetricValue(const std::string& text, const std::string& series) {
+  const std::string line_start = "\n" + series + " ";
+  const size_t at = text.find(line_start);
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + line_start.size(), nullptr);
+}
+
+TEST_F(IngestE2eTest, MetricsCountRecordsDuplicatesRejectionsBatchesSyncsAndQueue) {
+  // No timed checkpoint: its commit could land between the readings below.
+  const std::string cfg = dir_ + "/no-timed-checkpoints.toml";
+  std::ofstream(cfg) << "[ledger]\ncheckpoint_interval_ms = 3600000\n";
+  StartServer({"--config", cfg});
+  const std::string before = Get(admin_, "/metrics").body;
+  for (const char* type : {"# TYPE tokenaudit_ingested_records_total counter",
+                           "# TYPE tokenaudit_duplicate_records_total counter",
+                           "# TYPE tokenaudit_request_records histogram",
+                           "# TYPE tokenaudit_commit_batch_records histogram",
+                           "# TYPE tokenaudit_fsync_seconds histogram",
+                           "# TYPE tokenaudit_ledger_queue_depth gauge"}) {
+    EXPECT_NE(before.find(type), std::string::npos) << type << "\n" << before;
+  }
+  // Two requests: a batch of three good records and one of the wrong type, then a retry of one.
+  std::string wrong_type = Record("mt-bad", "alice");
+  wrong_type.replace(wrong_type.find("\"input.width\":460"), 17, "\"input.width\":\"460\"");
+  HttpResult r = Post(ingest_,
+                      Record("mt-1", "alice") + "\n" + Record("mt-2", "bob") + "\n" + wrong_type +
+                          "\n" + Record("mt-3", "carol") + "\n",
+                      "application/x-ndjson");
+  ASSERT_EQ(r.status, 207) << r.body;
+  r = Post(ingest_, Record("mt-2", "bob"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_NE(r.body.find("\"duplicate\":true"), std::string::npos) << r.body;
+
+  const std::string after = Get(admin_, "/metrics").body;
+  auto delta = [&](const std::string& series) {
+    return MetricValue(after, series) - std::max(0.0, MetricValue(before, series));
+  };
+  EXPECT_EQ(delta("tokenaudit_ingested_records_total"), 3) << after;
+  EXPECT_EQ(delta("tokenaudit_duplicate_records_total"), 1) << after;
+  EXPECT_EQ(MetricValue(after, "tokenaudit_rejected_records_total{reason=\"invalid_type\"}"), 1)
+      << after;
+  // Records per ingest request: one of 4 items, one of 1.
+  EXPECT_EQ(delta("tokenaudit_request_records_count"), 2) << after;
+  EXPECT_EQ(delta("tokenaudit_request_records_sum"), 5) << after;
+  EXPECT_EQ(delta("tokenaudit_request_records_bucket{le=\"1\"}"), 1) << after;
+  EXPECT_EQ(delta("tokenaudit_request_records_bucket{le=\"10\"}"), 2) << after;
+  // The three new records went through group commits, each followed by an fdatasync.
+  EXPECT_GE(delta("tokenaudit_commit_batch_records_sum"), 3) << after;
+  EXPECT_GE(delta("tokenaudit_commit_batch_records_count"), 1) << after;
+  const double syncs = MetricValue(after, "tokenaudit_fsync_seconds_count");
+  EXPECT_GE(syncs, MetricValue(after, "tokenaudit_commit_batch_records_count")) << after;
+  EXPECT_EQ(MetricValue(after, "tokenaudit_fsync_seconds_bucket{le=\"+Inf\"}"), syncs) << after;
+  EXPECT_GE(MetricValue(after, "tokenaudit_fsync_seconds_sum"), 0) << after;  // 0 on tmpfs
+  double previous = 0;
+  for (const char* le : {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.05",
+                         "0.25", "+Inf"}) {
+    const double v =
+        MetricValue(after, "tokenaudit_fsync_seconds_bucket{le=\"" + std::string(le) + "\"}");
+    EXPECT_GE(v, previous) << le << "\n" << after;  // cumulative buckets
+    previous = v;
+  }
+  // Nothing waits for the log writer once every request was answered.
+  EXPECT_EQ(MetricValue(after, "tokenaudit_ledger_queue_depth"), 0) << after;
+}
+
+TEST_F(IngestE2eTest, RequestIdIsComputedWhenAbsentAndCheckedWhenPresent) {
+  StartServer();
+  HttpResult r = Post(ingest_, Record("rid-1", "alice"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const size_t at = r.body.find("\"request_id\":\"");
+  ASSERT_NE(at, std::string::npos) << r.body;
+  const std::string computed = r.body.substr(at + 14, 16);
+  ASSERT_EQ(computed.find_first_not_of("0123456789abcdef"), std::string::npos) << computed;
+  // The same user, input and start time: the same request_id is accepted as given.
+  r = Post(ingest_, Record("rid-2", "alice", 460, 680, ",\"request_id\":\"" + computed + "\""));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"request_id\":\"" + computed + "\""), std::string::npos) << r.body;
+  // Another user with that request_id: refused, naming the field; nothing stored.
+  r = Post(ingest_, Record("rid-3", "bob", 460, 680, ",\"request_id\":\"" + computed + "\""));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("\"code\":\"request_id_mismatch\",\"field\":\"request_id\""),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(Count(Get(admin_, "/v1/events?limit=1000").body, "\"seq\":"), 2u);
+}
+
+TEST_F(IngestE2eTest, EventsAreFilteredByEveryDimensionAndTimeRange) {
+  StartServer();
+  // 12 records: workflows portrait/landscape, statuses success/error, times an hour apart.
+  std::string body;
+  auto replace = [](std::string* rec, const std::string& from, const std::string& to) {
+    const size_t at = rec->find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    rec->replace(at, from.size(), to);
+  };
+  for (int i = 0; i < 12; ++i) {
+    std::string rec = Record("f-" + std::to_string(i), i % 2 ? "alice" : "bob");
+    if (i % 3 == 0) replace(&rec, "\"workflow\":\"portrait\"", "\"workflow\":\"landscape\"");
+    if (i % 4 == 0) {
+      replace(&rec, "\"status\":\"success\"",
+              "\"status\":\"error\",\"error.type\":\"OutOfMemory\"");
+    }
+    const std::string hour = (i < 10 ? "0" : "") + std::to_string(i);
+    replace(&rec, "\"time\":\"2026-11-30T10:00:02.480000Z\"",
+            "\"time\":\"2026-11-30T" + hour + ":30:00.000000Z\"");
+    replace(&rec, "\"start_time\":\"2026-11-30T10:00:00.000000Z\"",
+            "\"start_time\":\"2026-11-30T" + hour + ":29:57.520000Z\"");
+    body += rec + "\n";
+  }
+  HttpResult r = Post(ingest_, body, "application/x-ndjson");
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 400);
+  auto count = [&](const std::string& query) {
+    HttpResult g = Get(admin_, "/v1/events?limit=1000" + query);
+    EXPECT_EQ(g.status, 200) << query << ": " << g.body;
+    return Count(g.body, "\"seq\":");
+  };
+  EXPECT_EQ(count(""), 12u);
+  EXPECT_EQ(count("&workflow=landscape"), 4u);               // 0, 3, 6, 9
+  EXPECT_EQ(count("&status=error"), 3u);                     // 0, 4, 8
+  EXPECT_EQ(count("&workflow=landscape&status=error"), 1u);  // 0
+  EXPECT_EQ(count("&user=alice"), 6u);
+  EXPECT_EQ(count("&model=ddcolor_paper_tiny"), 12u);
+  EXPECT_EQ(count("&model=ddcolor_modelscope"), 0u);
+  // [from, to): 02:00 up to 05:00 holds the records of hours 2, 3 and 4.
+  EXPECT_EQ(count("&from=2026-11-30T02:00:00Z&to=2026-11-30T05:00:00Z"), 3u);
+  EXPECT_EQ(count("&from=2026-11-30T11:30:00Z"), 1u);
+  EXPECT_EQ(count("&to=2026-11-30T00:30:00Z"), 0u);
+  EXPECT_EQ(count("&user=alice&from=2026-11-30T02:00:00Z&to=2026-11-30T05:00:00Z"), 1u);  // 3
+  HttpResult bad = Get(admin_, "/v1/events?from=yesterday");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("\"field\":\"from\""), std::string::npos) << bad.body;
+}
+
 TEST_F(IngestE2eTest, BadInputGetsPreciseErrorsAndNothingIsHalfWritten) {
   StartServer({"--config", "/dev/null"});
   std::string good = Record("ok1", "alice");
@@ -195,8 +331,10 @@ TEST_F(IngestE2eTest, BadInputGetsPreciseErrorsAndNothingIsHalfWritten) {
   EXPECT_EQ(r.status, 415) << r.body;
   // A 10 MB body: refused from the header alone (the server does not wait for the bytes).
   HttpClient big(server_->port());
-  HttpResult too_big = big.PartialBody("/v1/events", "Bearer " + ingest_, 20u << 20, 1000, 5000);
+  HttpResult too_big = big.PartialBody("/v1/events", "Bearer " + ingest_, 10'000'000, 1000, 5000);
   EXPECT_EQ(too_big.status, 413) << too_big.body;
+  EXPECT_NE(too_big.body.find("\"code\":\"body_too_large\",\"field\":\"body\""), std::string::npos)
+      << too_big.body;
   // A batch with one bad record: 207, the good ones stored, the bad one explained.
   r = Post(ingest_, "[" + Record("m1", "alice") + ",{\"id\":\"m2\"}," + Record("m3", "bob") + "]");
   EXPECT_EQ(r.status, 207) << r.body;

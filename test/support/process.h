@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -85,7 +86,17 @@ class ServerProcess {
       int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(out, 1);
       dup2(err, 2);
+      if (scrub_env_) {
+        std::vector<std::string> ours;
+        for (char** e = environ; *e != nullptr; ++e) {
+          if (std::string_view(*e).starts_with("TOKENAUDIT_")) {
+            ours.emplace_back(*e, std::string_view(*e).find('='));
+          }
+        }
+        for (const auto& name : ours) unsetenv(name.c_str());
+      }
       for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+      if (!cwd_.empty() && chdir(cwd_.c_str()) != 0) _exit(126);
       std::vector<std::string> all = {binary_, "serve"};
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
@@ -131,6 +142,10 @@ class ServerProcess {
     pid_ = -1;
   }
 
+  // The working directory of the next Start (default: the test's own).
+  void set_working_dir(std::string dir) { cwd_ = std::move(dir); }
+  // Whether the next Start removes every TOKENAUDIT_* variable it inherits (before adding `env`).
+  void set_scrub_environment(bool scrub) { scrub_env_ = scrub; }
   uint16_t port() const { return port_; }
   // Everything every run of this object printed, stdout and stderr.
   std::string AllOutput() const {
@@ -143,8 +158,9 @@ class ServerProcess {
   }
 
  private:
-  std::string binary_, log_dir_, out_path_, err_path_;
+  std::string binary_, log_dir_, out_path_, err_path_, cwd_;
   pid_t pid_ = -1;
+  bool scrub_env_ = false;
   uint16_t port_ = 0;
   int starts_ = 0;
 };
