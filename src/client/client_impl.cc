@@ -20,6 +20,26 @@ namespace {
 // The server refuses bodies over 8 MiB (doc/usage_record.md, max_body_bytes).
 constexpr uint32_t kMaxBodyBytes = 8u << 20;
 
+// A producer thread's reusable buffers: once they have grown to a record's size, Record()
+// allocates nothing (a copy-assigned UsageRecord keeps its strings' capacity).
+struct ProducerScratch {
+  UsageRecord record;
+  std::string json;
+};
+
+ProducerScratch& ThisThreadScratch() {
+  thread_local ProducerScratch scratch;
+  return scratch;
+}
+
+// The canonical JSON of `r`, written into `buf` (grown as needed).
+std::string_view EncodeInto(const UsageRecord& r, std::string* buf) {
+  const size_t bound = record::CanonicalSizeBound(r);
+  if (buf->size() < bound) buf->resize(bound);
+  const char* end = record::EncodeCanonicalTo(r, buf->data());
+  return std::string_view(buf->data(), static_cast<size_t>(end - buf->data()));
+}
+
 bool VisibleAscii(std::string_view s) {
   if (s.empty() || s.size() > 256) return false;
   for (char c : s) {
@@ -148,16 +168,17 @@ void ClientImpl::Prepare(UsageRecord* r) {
 
 Status ClientImpl::Record(const UsageRecord& record) {
   if (QueueSurelyFull()) return Refuse();
-  if (!NeedsPrepare(record)) return Enqueue(record::EncodeCanonical(record));
-  UsageRecord copy = record;
-  Prepare(&copy);
-  return Enqueue(record::EncodeCanonical(copy));
+  ProducerScratch& scratch = ThisThreadScratch();
+  if (!NeedsPrepare(record)) return Enqueue(EncodeInto(record, &scratch.json));
+  scratch.record = record;
+  Prepare(&scratch.record);
+  return Enqueue(EncodeInto(scratch.record, &scratch.json));
 }
 
 Status ClientImpl::Record(UsageRecord&& record) {
   if (QueueSurelyFull()) return Refuse();
   Prepare(&record);
-  return Enqueue(record::EncodeCanonical(record));
+  return Enqueue(EncodeInto(record, &ThisThreadScratch().json));
 }
 
 bool ClientImpl::QueueSurelyFull() const {
@@ -187,7 +208,7 @@ Status ClientImpl::Closed() {
   return s;
 }
 
-Status ClientImpl::Enqueue(std::string json) {
+Status ClientImpl::Enqueue(std::string_view json) {
   const uint64_t cost = json.size() + kItemOverhead;
   bool wake = false;
   {

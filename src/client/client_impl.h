@@ -70,7 +70,8 @@ class ClientImpl final : public Client {
 
   void Prepare(UsageRecord* r);
   bool NeedsPrepare(const UsageRecord& r) const;
-  Status Enqueue(std::string json);
+  // Copies `json` into the pending buffer (it may point into the caller's scratch).
+  Status Enqueue(std::string_view json);
   bool QueueSurelyFull() const;
   Status Refuse();
   static Status QueueFull();
