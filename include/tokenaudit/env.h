@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ class WritableFile {
   // Appends all of `data`. A short write is retried internally; any error is returned as IOError
   // (ENOSPC included) and leaves an unknown amount of `data` written.
   virtual Status Append(std::string_view data) = 0;
+  // Overwrites bytes already in the file: [offset, offset + data.size()) must lie within Size(),
+  // which does not change. Durable, like appended bytes, once Sync returns. For a header whose
+  // content is known only once what follows it has been appended (a merged part's data size).
+  virtual Status WriteAt(uint64_t offset, std::string_view data) = 0;
   // Makes every byte appended so far durable (fdatasync). After a failed Sync the caller must not
   // call Sync again on this object and expect it to mean anything: the kernel may have dropped
   // the dirty pages and cleared the error (PostgreSQL "fsyncgate").
@@ -138,6 +143,9 @@ Status ReadFileInto(Env* env, const std::string& path, std::string* out);
 // Writes `data` to `path` atomically and durably: write `path`.tmp, Sync, Close, rename over
 // `path`, SyncDir of the parent. After a crash either the old or the new content is present.
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data);
+// The same for content in pieces, appended in order (no copy into one string first).
+Status WriteFileAtomic(Env* env, const std::string& path,
+                       std::initializer_list<std::string_view> pieces);
 
 // "a/b" + "c" -> "a/b/c".
 std::string JoinPath(std::string_view dir, std::string_view name);

@@ -33,11 +33,18 @@ Result<std::string> ReadFileToString(Env* env, const std::string& path) {
 }
 
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data) {
+  return WriteFileAtomic(env, path, {data});
+}
+
+Status WriteFileAtomic(Env* env, const std::string& path,
+                       std::initializer_list<std::string_view> pieces) {
   const std::string tmp = path + ".tmp";
   Status s;
   {
     ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->NewWritableFile(tmp));
-    s = file->Append(data);
+    for (auto piece = pieces.begin(); s.ok() && piece != pieces.end(); ++piece) {
+      s = file->Append(*piece);
+    }
     if (s.ok()) s = file->Sync();
     if (s.ok()) s = file->Close();
   }

@@ -109,6 +109,22 @@ TEST_P(EnvTest, AppendedDataReadsBackSequentiallyAndAtOffsets) {
   EXPECT_EQ(*n, 0u);
 }
 
+TEST_P(EnvTest, WriteAtOverwritesInPlaceAndRefusesPastTheEnd) {
+  Result<std::unique_ptr<WritableFile>> file = env_->NewWritableFile(Path("f"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append("....-body").ok());
+  ASSERT_TRUE((*file)->WriteAt(0, "HEAD").ok());
+  ASSERT_TRUE((*file)->WriteAt(9, "").ok());  // at the end, nothing: allowed
+  EXPECT_EQ((*file)->Size(), 9u);
+  Status past = (*file)->WriteAt(7, "dy!");
+  EXPECT_EQ(past.code(), StatusCode::kInvalidArgument) << past;
+  EXPECT_EQ((*file)->WriteAt(10, "x").code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*file)->Append("+tail").ok());  // appends go on at the end, not after the write
+  ASSERT_TRUE((*file)->Sync().ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_EQ(ReadFile("f"), "HEAD-body+tail");
+}
+
 TEST_P(EnvTest, SequentialSkipMovesForward) {
   WriteFile("f", "0123456789");
   Result<std::unique_ptr<SequentialFile>> file = env_->NewSequentialFile(Path("f"));

@@ -65,6 +65,18 @@ class FaultInjectionEnv::FaultWritableFile final : public WritableFile {
     return s;
   }
 
+  // Counted as a write for FailNthWrite. An overwrite of bytes synced already is kept by a
+  // simulated power loss (which cuts files back to their synced size): one of the outcomes a
+  // real one may have.
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    std::lock_guard<std::mutex> l(env_->mu_);
+    RETURN_IF_ERROR(CheckCurrentLocked());
+    RETURN_IF_ERROR(env_->BeginMutatingOpLocked());
+    FaultKind kind;
+    if (TakeFaultLocked(&env_->write_fault_, &kind)) return FaultStatus(path_, kind);
+    return base_->WriteAt(offset, data);
+  }
+
   Status Sync() override {
     std::lock_guard<std::mutex> l(env_->mu_);
     RETURN_IF_ERROR(CheckCurrentLocked());

@@ -185,6 +185,29 @@ TEST_F(FaultInjectionEnvTest, PowerLossDropsUnsyncedBytes) {
   EXPECT_EQ(Read("f"), "synced");
 }
 
+TEST_F(FaultInjectionEnvTest, WriteAtIsAWriteForFaultsAndDurableOnceSynced) {
+  std::unique_ptr<WritableFile> file = Create("f");
+  ASSERT_TRUE(env_.SyncDir(kDir).ok());
+  ASSERT_TRUE(file->Append("....body").ok());
+  env_.FailNthWrite(1, FaultKind::kENOSPC);
+  EXPECT_TRUE(file->WriteAt(0, "HEAD").IsIOError());
+  EXPECT_EQ(Read("f"), "....body");  // the failed write wrote nothing
+  ASSERT_TRUE(file->WriteAt(0, "HEAD").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  ASSERT_TRUE(file->Close().ok());
+  env_.SimulatePowerLoss(TearMode::kDropUnsynced, 7);
+  EXPECT_EQ(Read("f"), "HEADbody");
+}
+
+TEST_F(FaultInjectionEnvTest, UnsyncedWriteAtOfANeverSyncedFileIsLostOnPowerLoss) {
+  std::unique_ptr<WritableFile> file = Create("f");
+  ASSERT_TRUE(env_.SyncDir(kDir).ok());
+  ASSERT_TRUE(file->Append("....body").ok());
+  ASSERT_TRUE(file->WriteAt(0, "HEAD").ok());
+  env_.SimulatePowerLoss(TearMode::kDropUnsynced, 7);
+  EXPECT_EQ(Read("f"), "");
+}
+
 TEST_F(FaultInjectionEnvTest, NeverSyncedFileKeepsZeroBytes) {
   std::unique_ptr<WritableFile> file = Create("f");
   ASSERT_TRUE(env_.SyncDir(kDir).ok());

@@ -43,6 +43,15 @@ class MemWritableFile final : public WritableFile {
     size_ += data.size();
     return Status::OK();
   }
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    if (closed_) return ErrnoStatus(path_, EBADF);
+    std::lock_guard<std::mutex> l(file_->mu);
+    if (offset > size_ || data.size() > size_ - offset || size_ > file_->data.size()) {
+      return Status::InvalidArgument(path_ + ": WriteAt past the end of the file");
+    }
+    file_->data.replace(offset, data.size(), data);
+    return Status::OK();
+  }
   Status Sync() override {
     if (closed_) return ErrnoStatus(path_, EBADF);
     return Status::OK();

@@ -60,6 +60,26 @@ class PosixWritableFile final : public WritableFile {
     return Status::OK();
   }
 
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    if (fd_ < 0) return ErrnoStatus(path_, EBADF);
+    if (offset > size_ || data.size() > size_ - offset) {
+      return Status::InvalidArgument(path_ + ": WriteAt past the end of the file");
+    }
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      const ssize_t n = ::pwrite(fd_, p, left, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(path_, errno);
+      }
+      p += n;
+      offset += static_cast<uint64_t>(n);
+      left -= static_cast<size_t>(n);
+    }
+    return Status::OK();
+  }
+
   Status Sync() override {
     if (fd_ < 0) return ErrnoStatus(path_, EBADF);
     while (::fdatasync(fd_) != 0) {

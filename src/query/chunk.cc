@@ -164,7 +164,8 @@ DecodeScratch::DecodeScratch() : dctx_(ZSTD_createDCtx()) {}
 DecodeScratch::~DecodeScratch() { ZSTD_freeDCtx(dctx_); }
 
 TailChunk::TailChunk() {
-  for (auto& c : cols_) c = std::make_unique<int64_t[]>(kChunkRows);
+  // Not zeroed: a row is read only once Set has written it.
+  for (auto& c : cols_) c = std::make_unique_for_overwrite<int64_t[]>(kChunkRows);
 }
 
 void TailChunk::Set(size_t at, const Row& row) {
@@ -190,36 +191,45 @@ void SealedChunk::EncodeGranule(const int64_t* s, size_t n, EncodeBuffers* buf, 
   gr->raw = false;
   gr->awaiting = false;
   if (gr->width == 0) return;
-  std::string& packed = buf->packed;
-  packed.resize(n * gr->width + 8);
+  const size_t size = n * gr->width;
+  // A stored frame is narrowed straight into *out; zstd's input goes to buf->packed first and
+  // its frame straight into *out. (8 bytes of slack for NarrowOverlapping.)
+  const bool store = buf->cctx == nullptr;
+  char* p;
+  if (store) {
+    out->resize(gr->offset + size + 8);
+    p = out->data() + gr->offset;
+  } else {
+    buf->packed.resize(size + 8);
+    p = buf->packed.data();
+  }
   const auto base = static_cast<uint64_t>(gr->base);
   switch (gr->width) {
-    case 1: Narrow<uint8_t>(s, n, base, packed.data()); break;
-    case 2: Narrow<uint16_t>(s, n, base, packed.data()); break;
-    case 4: Narrow<uint32_t>(s, n, base, packed.data()); break;
-    case 8: Narrow<uint64_t>(s, n, base, packed.data()); break;
-    default: NarrowOverlapping(s, n, gr->width, base, packed.data()); break;
+    case 1: Narrow<uint8_t>(s, n, base, p); break;
+    case 2: Narrow<uint16_t>(s, n, base, p); break;
+    case 4: Narrow<uint32_t>(s, n, base, p); break;
+    case 8: Narrow<uint64_t>(s, n, base, p); break;
+    default: NarrowOverlapping(s, n, gr->width, base, p); break;
   }
-  packed.resize(n * gr->width);
-  if (buf->cctx == nullptr) {
+  if (store) {
+    out->resize(gr->offset + size);
     gr->raw = true;
     gr->awaiting = buf->awaiting;
-    gr->length = static_cast<uint32_t>(packed.size());
-    out->append(packed);
+    gr->length = static_cast<uint32_t>(size);
     return;
   }
-  std::string& frame = buf->frame;
-  frame.resize(ZSTD_compressBound(packed.size()));
-  const size_t len =
-      ZSTD_compress2(buf->cctx, frame.data(), frame.size(), packed.data(), packed.size());
+  const size_t bound = ZSTD_compressBound(size);
+  out->resize(gr->offset + bound);
+  const size_t len = ZSTD_compress2(buf->cctx, out->data() + gr->offset, bound, p, size);
   // Compressing into a buffer of ZSTD_compressBound bytes cannot fail.
-  if (!ZSTD_isError(len) && WorthCompressing(len, packed.size())) {
+  if (!ZSTD_isError(len) && WorthCompressing(len, size)) {
+    out->resize(gr->offset + len);
     gr->length = static_cast<uint32_t>(len);
-    out->append(frame.data(), len);
   } else {
+    out->resize(gr->offset);
+    out->append(p, size);
     gr->raw = true;
-    gr->length = static_cast<uint32_t>(packed.size());
-    out->append(packed);
+    gr->length = static_cast<uint32_t>(size);
   }
 }
 
@@ -233,35 +243,38 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail, size
 std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
                                                      std::vector<uint32_t> order,
                                                      Compression compression) {
+  return Seal(tail, std::move(order), compression, nullptr);
+}
+
+std::shared_ptr<SealedChunk> SealedChunk::Seal(const TailChunk& tail, std::vector<uint32_t> order,
+                                               Compression compression, SealScratch* scratch) {
   // Sort order: tenant, user, time, model. Codes, not strings: what matters is that one user's
   // rows are adjacent (compression, user filters), not the alphabet.
   // Ties keep the rows' order in the tail. The keys are packed beside the row index first, so
   // that the sort compares values in one array instead of reaching into four columns per
   // comparison (a third of the seal thread's time went to those cache misses).
+  SealScratch own;
+  const bool reuse = scratch != nullptr;
+  if (!reuse) scratch = &own;
   const size_t rows = order.size();
   {
-    struct Key {
-      uint64_t tenant_user;  // dictionary codes: 32 bits each
-      uint64_t time;         // the sign bit flipped: unsigned order is signed order
-      uint64_t model_row;    // model code, then the row index
-      bool operator<(const Key& o) const {
-        return tenant_user != o.tenant_user ? tenant_user < o.tenant_user
-               : time != o.time             ? time < o.time
-                                            : model_row < o.model_row;
-      }
-    };
     const int64_t* tenant = tail.col(kTenant);
     const int64_t* user = tail.col(kUser);
     const int64_t* time = tail.col(kTime);
     const int64_t* model = tail.col(kModel);
-    std::vector<Key> keys(rows);
+    std::vector<SealScratch::Key>& keys = scratch->keys_;
+    keys.resize(rows);
     for (size_t i = 0; i < rows; ++i) {
       const uint32_t r = order[i];
       keys[i] = {static_cast<uint64_t>(tenant[r]) << 32 | static_cast<uint32_t>(user[r]),
                  static_cast<uint64_t>(time[r]) ^ (uint64_t{1} << 63),
                  static_cast<uint64_t>(model[r]) << 32 | r};
     }
-    std::sort(keys.begin(), keys.end());
+    std::sort(keys.begin(), keys.end(), [](const SealScratch::Key& a, const SealScratch::Key& b) {
+      return a.tenant_user != b.tenant_user ? a.tenant_user < b.tenant_user
+             : a.time != b.time             ? a.time < b.time
+                                            : a.model_row < b.model_row;
+    });
     for (size_t i = 0; i < rows; ++i) order[i] = static_cast<uint32_t>(keys[i].model_row);
   }
 
@@ -279,7 +292,10 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
   if (rows > 0) chunk->gstart_.push_back(static_cast<uint32_t>(rows));
   const size_t ngran = chunk->granules();
   EncodeBuffers buf(compression);
-  std::vector<int64_t> sorted(rows);
+  std::vector<int64_t>& sorted = scratch->sorted_;
+  sorted.resize(rows);
+  chunk->data_.swap(scratch->frames_);
+  chunk->data_.clear();
   for (int c = 0; c < kNumCols; ++c) {
     const int64_t* v = tail.col(static_cast<Col>(c));
     for (size_t i = 0; i < rows; ++i) sorted[i] = v[order[i]];
@@ -296,8 +312,13 @@ std::shared_ptr<const SealedChunk> SealedChunk::Seal(const TailChunk& tail,
       chunk->awaiting_compression_ |= col.g[g].awaiting;
     }
   }
-  chunk->data_.shrink_to_fit();
+  if (!reuse) chunk->data_.shrink_to_fit();
   return chunk;
+}
+
+void SealedChunk::ReturnFrames(SealScratch* scratch) {
+  if (data_.capacity() > scratch->frames_.capacity()) scratch->frames_ = std::move(data_);
+  data_ = std::string();
 }
 
 Status SealedChunk::ReadFrames(Col c, size_t g0, size_t g1, std::string* buf,
@@ -440,12 +461,21 @@ std::string SealedChunk::EncodeMeta(const std::array<Dictionary, kNumStringCols>
 }
 
 std::string SealedChunk::EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const {
-  std::string out = EncodeHeader(data_.size());
-  out += data_;
+  const std::string header = EncodeHeader(data_.size());
   const std::string meta = EncodeMeta(dicts);
-  out += meta;
-  out += EncodeFooter(std::string_view(out).substr(0, kHeaderBytes), meta, crc32c::Value(data_));
+  const std::string footer = EncodeFooter(header, meta, crc32c::Value(data_));
+  std::string out;
+  out.reserve(header.size() + data_.size() + meta.size() + footer.size());
+  out.append(header).append(data_).append(meta).append(footer);
   return out;
+}
+
+Status SealedChunk::WriteFile(Env* env, const std::string& path,
+                              const std::array<Dictionary, kNumStringCols>& dicts) const {
+  const std::string header = EncodeHeader(data_.size());
+  const std::string meta = EncodeMeta(dicts);
+  const std::string footer = EncodeFooter(header, meta, crc32c::Value(data_));
+  return WriteFileAtomic(env, path, {header, data_, meta, footer});
 }
 
 std::string SealedChunk::EncodeFooter(std::string_view header, std::string_view meta,

@@ -71,6 +71,23 @@ class DecodeScratch {
   std::string raw_;  // one decompressed frame
 };
 
+// What the thread that seals chunks reuses from one chunk to the next: the sort keys, a column
+// in sorted order and the frames' buffer (~3 MB a chunk). Allocated afresh per chunk, their pages
+// were first-touched (a fault each, costly on a VM) and the frames' buffer grew by doubling: 40%
+// of the seal thread's time (bench/RESULTS.md, session 13). Not thread-safe: one per thread.
+class SealScratch {
+ private:
+  friend class SealedChunk;
+  struct Key {
+    uint64_t tenant_user;  // dictionary codes: 32 bits each
+    uint64_t time;         // the sign bit flipped: unsigned order is signed order
+    uint64_t model_row;    // model code, then the row index
+  };
+  std::vector<Key> keys_;
+  std::vector<int64_t> sorted_;
+  std::string frames_;
+};
+
 // Whether a part's frames go through zstd. kNone stores every frame as frame-of-reference bytes
 // only, marked as awaiting compression (codec 3 in doc/columns_format.md): for parts that a merge
 // rewrites soon, where compressing costs more CPU than the space is worth (what RocksDB's
@@ -99,11 +116,23 @@ class SealedChunk {
   static std::shared_ptr<const SealedChunk> Seal(const TailChunk& tail,
                                                  std::vector<uint32_t> rows,
                                                  Compression compression = Compression::kZstd);
+  // The same, reusing `scratch`'s buffers: the chunk's frames are encoded into scratch's frames
+  // buffer, which the chunk holds, untrimmed, until ReturnFrames (for a chunk about to be written
+  // with WriteFile and read back from its file). With a null scratch, as the overload above.
+  static std::shared_ptr<SealedChunk> Seal(const TailChunk& tail, std::vector<uint32_t> rows,
+                                           Compression compression, SealScratch* scratch);
+  // Hands the frames' buffer back to `scratch` for the next Seal. The chunk has no frames
+  // after: only for one that was written to a file and is read from there from now on.
+  void ReturnFrames(SealScratch* scratch);
 
   // The chunk as a self-contained file (doc/columns_format.md): its columns plus the strings of
   // every dictionary code it uses, so another process can load it with its own dictionaries.
   // Only for a chunk whose frames are in memory (Seal, DecodeFile).
   std::string EncodeFile(const std::array<Dictionary, kNumStringCols>& dicts) const;
+  // Writes that file to `path` with WriteFileAtomic (durably, atomically), its sections
+  // appended one after the other rather than first copied into one string.
+  Status WriteFile(Env* env, const std::string& path,
+                   const std::array<Dictionary, kNumStringCols>& dicts) const;
   // Loads a whole file held in memory, interning its strings into `dicts` and remapping codes;
   // every frame is decompressed once to check it. Corruption (naming what) for anything
   // malformed, truncated or failing a checksum.
@@ -201,7 +230,7 @@ class SealedChunk {
     EncodeBuffers& operator=(const EncodeBuffers&) = delete;
     ZSTD_CCtx* cctx;  // null with Compression::kNone (or when zstd could not allocate one)
     const bool awaiting;  // Compression::kNone: frames stored, awaiting compression
-    std::string packed, frame;
+    std::string packed;   // a granule's values narrowed, before zstd
   };
   static void EncodeGranule(const int64_t* values, size_t n, EncodeBuffers* buf, Granule* gr,
                             std::string* out);

@@ -9,9 +9,9 @@
 //      and the runs are copied out of it in order, and each output granule is encoded and
 //      written as soon as it is full.
 // The inputs' data CRCs are checked first.
-// The frames go to a temporary file first, since the header (which precedes them) holds their
-// size; they are then copied behind the header into the part's temporary file, which is synced
-// and renamed.
+// The part's temporary file gets a placeholder for the header first, since the header holds the
+// frames' size; the frames, the metadata and the footer follow, then the header is written over
+// the placeholder, and the file is synced and renamed.
 
 #include <algorithm>
 #include <compare>
@@ -82,12 +82,14 @@ struct Run {
 static_assert(sizeof(Run) == 4);
 constexpr uint32_t kMaxRunRows = (uint32_t{1} << 24) - 1;
 
-// Where the frames of the merged part go: memory, or a temporary file with their CRC.
+// Where the frames of the merged part go: memory, or the part's temporary file (behind the
+// header's placeholder) with their CRC.
 class FrameSink {
  public:
   // In memory: appends to *data.
   explicit FrameSink(std::string* data) : data_(data) {}
   explicit FrameSink(std::unique_ptr<WritableFile> file) : file_(std::move(file)) {}
+  // Bytes of frames so far (where the next frame starts in the data section).
   uint64_t size() const { return data_ != nullptr ? data_->size() : written_ + pending_.size(); }
   // Where EncodeGranule appends; Flush() after.
   std::string* buffer() { return data_ != nullptr ? data_ : &pending_; }
@@ -99,6 +101,14 @@ class FrameSink {
     pending_.clear();
     return Status::OK();
   }
+  // A file: the metadata and footer behind the frames, the header over its placeholder, Sync.
+  Status Finish(std::string_view header, std::string_view meta, std::string_view footer) {
+    RETURN_IF_ERROR(file_->Append(meta));
+    RETURN_IF_ERROR(file_->Append(footer));
+    RETURN_IF_ERROR(file_->WriteAt(0, header));
+    RETURN_IF_ERROR(file_->Sync());
+    return file_->Close();
+  }
   Status Close() { return file_ == nullptr ? Status::OK() : file_->Close(); }
   uint32_t crc() const { return crc_; }
 
@@ -109,43 +119,6 @@ class FrameSink {
   uint64_t written_ = 0;
   uint32_t crc_ = 0;
 };
-
-// Header, the frames copied from `data_path`, metadata and footer into `path` (via a temporary
-// file, synced, renamed, directory synced).
-Status WritePartFile(Env* env, const std::string& path, const std::string& header,
-                     const std::string& data_path, uint64_t data_size, const std::string& meta,
-                     const std::string& footer) {
-  const std::string tmp = path + ".tmp";
-  Status s;
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> out, env->NewWritableFile(tmp));
-    ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> in, env->NewRandomAccessFile(data_path));
-    s = out->Append(header);
-    std::string piece(std::min<uint64_t>(std::max<uint64_t>(data_size, 1), 1 << 20), '\0');
-    for (uint64_t at = 0; s.ok() && at < data_size;) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), data_size - at));
-      Result<size_t> n = in->Read(at, want, piece.data());
-      if (!n.ok()) {
-        s = n.status();
-      } else if (*n != want) {
-        s = Status::IOError(data_path + ": short read");
-      } else {
-        s = out->Append(std::string_view(piece.data(), want));
-        at += want;
-      }
-    }
-    if (s.ok()) s = out->Append(meta);
-    if (s.ok()) s = out->Append(footer);
-    if (s.ok()) s = out->Sync();
-    if (s.ok()) s = out->Close();
-  }
-  if (s.ok()) s = env->RenameFile(tmp, path);
-  if (!s.ok()) {
-    env->RemoveFile(tmp).IgnoreError();
-    return s;
-  }
-  return env->SyncDir(DirName(path));
-}
 
 }  // namespace
 
@@ -233,17 +206,23 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
   part->user_bloom_.assign(ngran, {});
 
   // Pass 2: column after column, granule after granule.
-  const std::string data_path = path + ".data.tmp";
+  const std::string tmp = path + ".tmp";
   std::unique_ptr<FrameSink> sink;
   if (env == nullptr) {
     sink = std::make_unique<FrameSink>(&part->data_);
   } else {
-    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env->NewWritableFile(data_path));
+    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env->NewWritableFile(tmp));
+    Status s = f->Append(part->EncodeHeader(0));  // the placeholder: as long as the header
+    if (!s.ok()) {
+      f->Close().IgnoreError();
+      env->RemoveFile(tmp).IgnoreError();
+      return s;
+    }
     sink = std::make_unique<FrameSink>(std::move(f));
   }
   auto fail = [&](Status s) {
     sink->Close().IgnoreError();
-    if (env != nullptr) env->RemoveFile(data_path).IgnoreError();
+    if (env != nullptr) env->RemoveFile(tmp).IgnoreError();
     return s;
   };
   EncodeBuffers buf(compression);
@@ -292,17 +271,15 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     return std::shared_ptr<const SealedChunk>(std::move(part));
   }
   Status s = sink->Flush(/*force=*/true);
-  if (s.ok()) s = sink->Close();
-  if (!s.ok()) return fail(s);
-  const std::string header = part->EncodeHeader(sink->size());
-  const std::string meta = part->EncodeMeta(*dicts);
-  s = WritePartFile(env, path, header, data_path, sink->size(), meta,
-                    EncodeFooter(header, meta, sink->crc()));
-  if (!s.ok()) {
-    env->RemoveFile(data_path).IgnoreError();
-    return s;
+  if (s.ok()) {
+    const std::string header = part->EncodeHeader(sink->size());
+    const std::string meta = part->EncodeMeta(*dicts);
+    s = sink->Finish(header, meta, EncodeFooter(header, meta, sink->crc()));
   }
-  RemoveFileGradually(env, data_path, [&keep_going] { return !keep_going(); });
+  if (s.ok()) s = env->RenameFile(tmp, path);
+  if (!s.ok()) return fail(s);
+  // The rename is durable once the directory is synced.
+  RETURN_IF_ERROR(env->SyncDir(DirName(path)));
   // Read back as any part on disk: only its metadata stays in memory.
   return OpenFile(env, path, dicts, /*verify_data=*/false);
 }

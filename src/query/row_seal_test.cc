@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "src/query/chunk.h"
+#include "src/query/dictionary.h"
 #include "src/query/store_test_util.h"
 #include "src/query/usage_store.h"
+#include "tokenaudit/env.h"
 
 namespace tokenaudit::query {
 namespace {
@@ -87,6 +89,53 @@ TEST(RowSealTest, SealSortsByTenantUserTimeModelWithTiesInRowOrder) {
     some_rows.push_back(rows[i]);
   }
   EXPECT_EQ(decoded(*SealedChunk::Seal(*tail, some, Compression::kZstd)), sorted_rows(some_rows));
+}
+
+// The seal thread's path: Seal with a SealScratch reused from chunk to chunk (larger, then
+// smaller, then larger again), WriteFile, ReturnFrames. Every file is byte for byte the one a
+// fresh Seal and EncodeFile make.
+TEST(RowSealTest, SealWithScratchWritesTheSameFilesAsAFreshSeal) {
+  uint64_t state = 11;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  std::array<Dictionary, kNumStringCols> dicts;
+  constexpr size_t kRows = 20'000;
+  auto tail = std::make_unique<TailChunk>();
+  for (size_t i = 0; i < kRows; ++i) {
+    Row row{};
+    for (int c = 0; c < kNumCols; ++c) {
+      row[c] = c < kNumStringCols ? dicts[c].Intern("v" + std::to_string(next(50)))
+                                  : static_cast<int64_t>(next(1'000'000));
+    }
+    row[kSeq] = static_cast<int64_t>(i);
+    tail->Set(i, row);
+  }
+  std::vector<uint32_t> all(kRows), some;
+  for (uint32_t i = 0; i < kRows; ++i) all[i] = i;
+  for (uint32_t i = 0; i < kRows; i += 1 + static_cast<uint32_t>(next(4))) some.push_back(i);
+  std::unique_ptr<Env> env = NewMemEnv();
+  ASSERT_TRUE(env->CreateDir("/c").ok());
+  for (Compression compression : {Compression::kNone, Compression::kZstd}) {
+    SealScratch scratch;
+    int n = 0;
+    for (const std::vector<uint32_t>* rows : {&all, &some, &all}) {
+      SCOPED_TRACE(testing::Message()
+                   << "seal " << n << ", zstd " << (compression == Compression::kZstd));
+      const std::string want = SealedChunk::Seal(*tail, *rows, compression)->EncodeFile(dicts);
+      std::shared_ptr<SealedChunk> chunk = SealedChunk::Seal(*tail, *rows, compression, &scratch);
+      const std::string path = "/c/" + std::to_string(n++) + ".tac";
+      ASSERT_TRUE(chunk->WriteFile(env.get(), path, dicts).ok());
+      Result<std::string> got = ReadFileToString(env.get(), path);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(*got == want);
+      EXPECT_FALSE(env->FileExists(path + ".tmp"));
+      const size_t held = chunk->memory_bytes();
+      chunk->ReturnFrames(&scratch);
+      EXPECT_LE(chunk->memory_bytes() + chunk->encoded_bytes(), held);
+    }
+  }
 }
 
 TEST(RowSealTest, InputHashColumnHoldsTheFirst16HexDigits) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <string_view>
 
 #include "src/util/thread_name.h"
@@ -143,7 +144,7 @@ void UsageStore::Add(std::span<const Row> rows) {
   for (const Row& row : rows) {
     if (tail_rows_ == kChunkRows) {
       frozen_.push_back(std::move(tail_));
-      tail_ = std::make_shared<TailChunk>();
+      tail_ = spare_tail_ != nullptr ? std::move(spare_tail_) : std::make_shared<TailChunk>();
       tail_rows_ = 0;
       seal_cv_.Signal();
     }
@@ -275,16 +276,20 @@ Status UsageStore::Open(Env* env, const std::string& dir, std::vector<bool>* loa
   return Status::OK();
 }
 
-std::shared_ptr<const SealedChunk> UsageStore::Persist(std::shared_ptr<const SealedChunk> chunk) {
+std::shared_ptr<const SealedChunk> UsageStore::Persist(std::shared_ptr<SealedChunk> chunk) {
   const std::string path = JoinPath(dir_, std::to_string(chunk->min(kSeq)) + "-" +
                                               std::to_string(chunk->max(kSeq)) + ".tac");
-  Status s = WriteFileAtomic(env_, path, chunk->EncodeFile(dicts_));
+  Status s = chunk->WriteFile(env_, path, dicts_);
   if (s.ok()) {
     // From now on the chunk is read from its file: only its metadata stays in memory. The
     // strings are interned already, so the reopened chunk maps codes to themselves.
     std::array<Dictionary, kNumStringCols>* dicts = &dicts_;
-    Result<std::shared_ptr<const SealedChunk>> reopened = SealedChunk::OpenFile(env_, path, dicts, /*verify_data=*/false);
-    if (reopened.ok()) return *reopened;
+    Result<std::shared_ptr<const SealedChunk>> reopened =
+        SealedChunk::OpenFile(env_, path, dicts, /*verify_data=*/false);
+    if (reopened.ok()) {
+      chunk->ReturnFrames(&seal_scratch_);
+      return *reopened;
+    }
     s = reopened.status();
   }
   MutexLock l(&mu_);
@@ -314,16 +319,18 @@ void UsageStore::SealLoop() {
       chunk = frozen_.front();
     }
     // Full chunks are immutable: sealing reads them without the lock.
-    std::vector<std::shared_ptr<const SealedChunk>> parts = SealByPartition(*chunk, kChunkRows);
-    if (env_ != nullptr) {
-      for (auto& part : parts) part = Persist(std::move(part));
-    }
+    std::vector<std::shared_ptr<SealedChunk>> parts =
+        SealByPartition(*chunk, kChunkRows, env_ != nullptr ? &seal_scratch_ : nullptr);
+    std::vector<std::shared_ptr<const SealedChunk>> done;
+    for (auto& part : parts) done.push_back(env_ != nullptr ? Persist(std::move(part)) : part);
     MutexLock l(&mu_);
-    for (auto& part : parts) {
+    for (auto& part : done) {
       sealed_bytes_ += part->encoded_bytes();
       sealed_.push_back(std::move(part));
     }
     frozen_.pop_front();
+    // No snapshot holds it (none can take it now: it left frozen_ under mu_): reuse it.
+    if (chunk.use_count() == 1 && spare_tail_ == nullptr) spare_tail_ = std::move(chunk);
     merge_blocked_ = false;
     merge_cv_.Signal();
     sealed_cv_.SignalAll();
@@ -342,8 +349,9 @@ int64_t UsageStore::Partition(const SealedChunk& part) const {
   return merge_.partition_us > 0 ? PartitionOf(part.min(kTime), merge_.partition_us) : 0;
 }
 
-std::vector<std::shared_ptr<const SealedChunk>> UsageStore::SealByPartition(const TailChunk& chunk,
-                                                                            size_t rows) const {
+std::vector<std::shared_ptr<SealedChunk>> UsageStore::SealByPartition(const TailChunk& chunk,
+                                                                      size_t rows,
+                                                                      SealScratch* scratch) const {
   const int64_t w = merge_.partition_us;
   const int64_t* time = chunk.col(kTime);
   auto partition = [w](int64_t t) { return PartitionOf(t, w); };
@@ -351,16 +359,20 @@ std::vector<std::shared_ptr<const SealedChunk>> UsageStore::SealByPartition(cons
   for (size_t i = 1; w > 0 && one && i < rows; ++i) {
     one = partition(time[i]) == partition(time[0]);
   }
-  if (one) return {SealedChunk::Seal(chunk, rows, ChunkCompression())};
+  if (one) {
+    std::vector<uint32_t> all(rows);
+    std::iota(all.begin(), all.end(), 0u);
+    return {SealedChunk::Seal(chunk, std::move(all), ChunkCompression(), scratch)};
+  }
   // Usually two partitions (a chunk that spans midnight) or a few (late records): rows by
   // partition, each list in row order.
   std::map<int64_t, std::vector<uint32_t>> by_partition;
   for (size_t i = 0; i < rows; ++i) {
     by_partition[partition(time[i])].push_back(static_cast<uint32_t>(i));
   }
-  std::vector<std::shared_ptr<const SealedChunk>> parts;
+  std::vector<std::shared_ptr<SealedChunk>> parts;
   for (auto& [key, part_rows] : by_partition) {
-    parts.push_back(SealedChunk::Seal(chunk, std::move(part_rows), ChunkCompression()));
+    parts.push_back(SealedChunk::Seal(chunk, std::move(part_rows), ChunkCompression(), scratch));
   }
   return parts;
 }

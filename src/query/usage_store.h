@@ -171,9 +171,10 @@ class UsageStore {
   MergePick PickMerge() const TA_REQUIRES(mu_);
   // The time partition of a part (of its smallest time); 0 without partitions.
   int64_t Partition(const SealedChunk& part) const;
-  // Seals the first `rows` rows of `chunk`: one part per time partition they fall in.
-  std::vector<std::shared_ptr<const SealedChunk>> SealByPartition(const TailChunk& chunk,
-                                                                  size_t rows) const;
+  // Seals the first `rows` rows of `chunk`: one part per time partition they fall in. With
+  // `scratch` (parts about to be persisted), its buffers are reused (SealedChunk::Seal).
+  std::vector<std::shared_ptr<SealedChunk>> SealByPartition(const TailChunk& chunk, size_t rows,
+                                                            SealScratch* scratch) const;
   bool MergePendingLocked() const TA_REQUIRES(mu_);
   int Level(size_t rows) const;
   bool MergeOn() const { return merge_.enabled && merge_.fan_in >= 2 && merge_.max_level >= 1; }
@@ -182,10 +183,12 @@ class UsageStore {
     return MergeOn() && !merge_.compress_chunks ? Compression::kNone : Compression::kZstd;
   }
   // Writes a sealed chunk's file and returns the chunk read from it (only its metadata in
-  // memory); on an error, counted in stats, the chunk itself (its rows stay queryable).
-  std::shared_ptr<const SealedChunk> Persist(std::shared_ptr<const SealedChunk> chunk);
+  // memory; the frames' buffer goes back to seal_scratch_); on an error, counted in stats, the
+  // chunk itself (its rows stay queryable). Seal thread only.
+  std::shared_ptr<const SealedChunk> Persist(std::shared_ptr<SealedChunk> chunk);
 
   std::array<Dictionary, kNumStringCols> dicts_;
+  SealScratch seal_scratch_;  // used by the seal thread only (SealLoop)
 
   mutable Mutex mu_;
   CondVar seal_cv_;   // the sealer: work to do, or stop
@@ -194,6 +197,9 @@ class UsageStore {
   std::vector<std::shared_ptr<const SealedChunk>> sealed_ GUARDED_BY(mu_);
   std::deque<std::shared_ptr<TailChunk>> frozen_ GUARDED_BY(mu_);  // full, not sealed yet
   std::shared_ptr<TailChunk> tail_ GUARDED_BY(mu_);
+  // A sealed tail nobody reads any more, kept for the next one: its ~14 MB of columns are
+  // faulted in already (a fresh one was allocated, and first touched, under mu_ on an HTTP thread).
+  std::shared_ptr<TailChunk> spare_tail_ GUARDED_BY(mu_);
   size_t tail_rows_ GUARDED_BY(mu_) = 0;
   uint64_t rows_ GUARDED_BY(mu_) = 0;
   size_t sealed_bytes_ GUARDED_BY(mu_) = 0;
