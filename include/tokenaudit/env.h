@@ -37,8 +37,10 @@ class WritableFile {
   // (ENOSPC included) and leaves an unknown amount of `data` written.
   virtual Status Append(std::string_view data) = 0;
   // Overwrites bytes already in the file: [offset, offset + data.size()) must lie within Size(),
-  // which does not change. Durable, like appended bytes, once Sync returns. For a header whose
-  // content is known only once what follows it has been appended (a merged part's data size).
+  // which does not change (InvalidArgument otherwise). Durable, like appended bytes, once Sync
+  // returns. For a header whose content is known only once what follows it has been appended (a
+  // merged part's data size). Only on a file from NewWritableFile: one from NewAppendableFile
+  // (opened O_APPEND, where pwrite appends) answers FailedPrecondition.
   virtual Status WriteAt(uint64_t offset, std::string_view data) = 0;
   // Makes every byte appended so far durable (fdatasync). After a failed Sync the caller must not
   // call Sync again on this object and expect it to mean anything: the kernel may have dropped

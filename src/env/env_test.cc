@@ -125,6 +125,16 @@ TEST_P(EnvTest, WriteAtOverwritesInPlaceAndRefusesPastTheEnd) {
   EXPECT_EQ(ReadFile("f"), "HEAD-body+tail");
 }
 
+TEST_P(EnvTest, WriteAtOnAnAppendableFileIsRefused) {
+  WriteFile("f", "old");
+  Result<std::unique_ptr<WritableFile>> file = env_->NewAppendableFile(Path("f"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append("+new").ok());
+  EXPECT_EQ((*file)->WriteAt(0, "OLD").code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_EQ(ReadFile("f"), "old+new");
+}
+
 TEST_P(EnvTest, SequentialSkipMovesForward) {
   WriteFile("f", "0123456789");
   Result<std::unique_ptr<SequentialFile>> file = env_->NewSequentialFile(Path("f"));

@@ -33,8 +33,12 @@ struct FileState {
 
 class MemWritableFile final : public WritableFile {
  public:
-  MemWritableFile(std::string path, std::shared_ptr<FileState> file, uint64_t initial_size)
-      : path_(std::move(path)), file_(std::move(file)), size_(initial_size) {}
+  MemWritableFile(std::string path, std::shared_ptr<FileState> file, uint64_t initial_size,
+                  bool append_mode)
+      : path_(std::move(path)),
+        file_(std::move(file)),
+        append_mode_(append_mode),
+        size_(initial_size) {}
 
   Status Append(std::string_view data) override {
     if (closed_) return ErrnoStatus(path_, EBADF);
@@ -45,6 +49,9 @@ class MemWritableFile final : public WritableFile {
   }
   Status WriteAt(uint64_t offset, std::string_view data) override {
     if (closed_) return ErrnoStatus(path_, EBADF);
+    if (append_mode_) {  // as the POSIX Env, whose O_APPEND file would append instead
+      return Status::FailedPrecondition(path_ + ": WriteAt on a file opened for appending");
+    }
     std::lock_guard<std::mutex> l(file_->mu);
     if (offset > size_ || data.size() > size_ - offset || size_ > file_->data.size()) {
       return Status::InvalidArgument(path_ + ": WriteAt past the end of the file");
@@ -65,6 +72,7 @@ class MemWritableFile final : public WritableFile {
  private:
   const std::string path_;
   const std::shared_ptr<FileState> file_;
+  const bool append_mode_;
   uint64_t size_;
   bool closed_ = false;
 };
@@ -165,7 +173,8 @@ class MemEnv final : public Env {
       std::lock_guard<std::mutex> fl(file->mu);
       file->data.clear();
     }
-    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(path, file, 0));
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(path, file, 0,
+                                                                           /*append_mode=*/false));
   }
 
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
@@ -175,7 +184,8 @@ class MemEnv final : public Env {
       std::lock_guard<std::mutex> fl(file->mu);
       size = file->data.size();
     }
-    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(path, file, size));
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(path, file, size,
+                                                                           /*append_mode=*/true));
   }
 
   Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {

@@ -36,8 +36,8 @@ int CloseFd(int fd) { return ::close(fd); }
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, uint64_t initial_size)
-      : path_(std::move(path)), fd_(fd), size_(initial_size) {}
+  PosixWritableFile(std::string path, int fd, uint64_t initial_size, bool append_mode)
+      : path_(std::move(path)), fd_(fd), append_mode_(append_mode), size_(initial_size) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) CloseFd(fd_);
   }
@@ -62,6 +62,9 @@ class PosixWritableFile final : public WritableFile {
 
   Status WriteAt(uint64_t offset, std::string_view data) override {
     if (fd_ < 0) return ErrnoStatus(path_, EBADF);
+    if (append_mode_) {
+      return Status::FailedPrecondition(path_ + ": WriteAt on a file opened for appending");
+    }
     if (offset > size_ || data.size() > size_ - offset) {
       return Status::InvalidArgument(path_ + ": WriteAt past the end of the file");
     }
@@ -111,6 +114,7 @@ class PosixWritableFile final : public WritableFile {
  private:
   const std::string path_;
   int fd_;  // -1 once closed
+  const bool append_mode_;  // O_APPEND: pwrite would append, whatever its offset
   uint64_t dropped_ = 0;  // DropCache covered [0, dropped_)
   uint64_t size_;
 };
@@ -213,7 +217,8 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kFileMode);
     if (fd < 0) return ErrnoStatus(path, errno);
-    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, 0));
+    return std::unique_ptr<WritableFile>(
+        std::make_unique<PosixWritableFile>(path, fd, 0, /*append_mode=*/false));
   }
 
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
@@ -226,7 +231,8 @@ class PosixEnv final : public Env {
       return ErrnoStatus(path, err);
     }
     return std::unique_ptr<WritableFile>(
-        std::make_unique<PosixWritableFile>(path, fd, static_cast<uint64_t>(st.st_size)));
+        std::make_unique<PosixWritableFile>(path, fd, static_cast<uint64_t>(st.st_size),
+                                            /*append_mode=*/true));
   }
 
   Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {

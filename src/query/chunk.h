@@ -71,11 +71,17 @@ class DecodeScratch {
   std::string raw_;  // one decompressed frame
 };
 
-// What the thread that seals chunks reuses from one chunk to the next: the sort keys, a column
-// in sorted order and the frames' buffer (~3 MB a chunk). Allocated afresh per chunk, their pages
-// were first-touched (a fault each, costly on a VM) and the frames' buffer grew by doubling: 40%
-// of the seal thread's time (bench/RESULTS.md, session 13). Not thread-safe: one per thread.
+// What the thread that seals chunks reuses from one chunk to the next: the sort keys (1.5 MB),
+// a column in sorted order (0.5 MB) and the frames' buffer (~3 MB). Allocated afresh per chunk,
+// their pages were first-touched (a fault each, costly on a VM) and the frames copied as the
+// buffer grew: with the file copied into one string, ~45% of the seal thread's time
+// (bench/RESULTS.md, session 13). Not thread-safe: one per thread.
 class SealScratch {
+ public:
+  SealScratch() = default;
+  SealScratch(const SealScratch&) = delete;
+  SealScratch& operator=(const SealScratch&) = delete;
+
  private:
   friend class SealedChunk;
   struct Key {
@@ -124,6 +130,9 @@ class SealedChunk {
   // Hands the frames' buffer back to `scratch` for the next Seal. The chunk has no frames
   // after: only for one that was written to a file and is read from there from now on.
   void ReturnFrames(SealScratch* scratch);
+  // For a chunk sealed with a scratch that stays in memory after all (its file could not be
+  // written): trims its frames' buffer to their size.
+  void TrimFrames() { data_.shrink_to_fit(); }
 
   // The chunk as a self-contained file (doc/columns_format.md): its columns plus the strings of
   // every dictionary code it uses, so another process can load it with its own dictionaries.

@@ -107,7 +107,9 @@ class FrameSink {
     RETURN_IF_ERROR(file_->Append(footer));
     RETURN_IF_ERROR(file_->WriteAt(0, header));
     RETURN_IF_ERROR(file_->Sync());
-    return file_->Close();
+    Status s = file_->Close();
+    file_.reset();  // closed: a later Close() has nothing to do
+    return s;
   }
   Status Close() { return file_ == nullptr ? Status::OK() : file_->Close(); }
   uint32_t crc() const { return crc_; }
@@ -212,7 +214,8 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     sink = std::make_unique<FrameSink>(&part->data_);
   } else {
     ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env->NewWritableFile(tmp));
-    Status s = f->Append(part->EncodeHeader(0));  // the placeholder: as long as the header
+    // The placeholder: the header has a fixed length (kHeaderBytes), whatever it holds.
+    Status s = f->Append(part->EncodeHeader(0));
     if (!s.ok()) {
       f->Close().IgnoreError();
       env->RemoveFile(tmp).IgnoreError();

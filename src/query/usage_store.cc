@@ -71,8 +71,37 @@ int64_t PartitionOf(int64_t t, int64_t w) { return t >= 0 ? t / w : -((-(t + 1))
 
 }  // namespace
 
+// Tails whose last reference is gone (after their seal, or when the last query that read one
+// ends), kept for the next tail: their ~14 MB of columns are faulted in already, where a fresh
+// tail was allocated and first touched under the store's lock on an HTTP thread. One is kept.
+// Every tail's deleter brings it here under the pool's mutex, so the writer's first Set on a
+// reused tail happens after the last reader's reads of it.
+class TailPool : public std::enable_shared_from_this<TailPool> {
+ public:
+  std::shared_ptr<TailChunk> New() {
+    std::unique_ptr<TailChunk> tail;
+    {
+      MutexLock l(&mu_);
+      tail = std::move(spare_);
+    }
+    if (tail == nullptr) tail = std::make_unique<TailChunk>();
+    return std::shared_ptr<TailChunk>(tail.release(),
+                                      [pool = shared_from_this()](TailChunk* t) { pool->Put(t); });
+  }
+
+ private:
+  void Put(TailChunk* t) {
+    std::unique_ptr<TailChunk> tail(t);  // freed after the lock is released, unless kept
+    MutexLock l(&mu_);
+    if (spare_ == nullptr) spare_ = std::move(tail);
+  }
+
+  Mutex mu_;
+  std::unique_ptr<TailChunk> spare_ GUARDED_BY(mu_);
+};
+
 UsageStore::UsageStore(MergePolicy merge)
-    : tail_(std::make_shared<TailChunk>()), merge_(merge) {
+    : tail_pool_(std::make_shared<TailPool>()), tail_(tail_pool_->New()), merge_(merge) {
   sealer_ = std::thread([this] { SealLoop(); });
   if (MergeOn()) {
     merger_ = std::thread([this] { MergeLoop(); });
@@ -144,7 +173,7 @@ void UsageStore::Add(std::span<const Row> rows) {
   for (const Row& row : rows) {
     if (tail_rows_ == kChunkRows) {
       frozen_.push_back(std::move(tail_));
-      tail_ = spare_tail_ != nullptr ? std::move(spare_tail_) : std::make_shared<TailChunk>();
+      tail_ = tail_pool_->New();
       tail_rows_ = 0;
       seal_cv_.Signal();
     }
@@ -292,6 +321,7 @@ std::shared_ptr<const SealedChunk> UsageStore::Persist(std::shared_ptr<SealedChu
     }
     s = reopened.status();
   }
+  chunk->TrimFrames();  // kept in memory: its frames only (the next seal gets a fresh buffer)
   MutexLock l(&mu_);
   ++persist_failures_;
   last_error_ = "column chunk not written: " + s.ToString();
@@ -329,8 +359,6 @@ void UsageStore::SealLoop() {
       sealed_.push_back(std::move(part));
     }
     frozen_.pop_front();
-    // No snapshot holds it (none can take it now: it left frozen_ under mu_): reuse it.
-    if (chunk.use_count() == 1 && spare_tail_ == nullptr) spare_tail_ = std::move(chunk);
     merge_blocked_ = false;
     merge_cv_.Signal();
     sealed_cv_.SignalAll();

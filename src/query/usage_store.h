@@ -69,6 +69,8 @@ struct MergePolicy {
   int64_t partition_us = int64_t{86'400} * 1'000'000;  // one UTC day
 };
 
+class TailPool;
+
 class UsageStore {
  public:
   explicit UsageStore(MergePolicy merge = {});
@@ -196,10 +198,9 @@ class UsageStore {
   CondVar merge_cv_;  // the merger: parts changed, or stop
   std::vector<std::shared_ptr<const SealedChunk>> sealed_ GUARDED_BY(mu_);
   std::deque<std::shared_ptr<TailChunk>> frozen_ GUARDED_BY(mu_);  // full, not sealed yet
+  // Where a tail goes once nothing holds it (sealed, and no query reads it), for the next tail.
+  const std::shared_ptr<TailPool> tail_pool_;
   std::shared_ptr<TailChunk> tail_ GUARDED_BY(mu_);
-  // A sealed tail nobody reads any more, kept for the next one: its ~14 MB of columns are
-  // faulted in already (a fresh one was allocated, and first touched, under mu_ on an HTTP thread).
-  std::shared_ptr<TailChunk> spare_tail_ GUARDED_BY(mu_);
   size_t tail_rows_ GUARDED_BY(mu_) = 0;
   uint64_t rows_ GUARDED_BY(mu_) = 0;
   size_t sealed_bytes_ GUARDED_BY(mu_) = 0;

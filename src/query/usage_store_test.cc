@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+#include <span>
+
+#include "src/env/fault_injection_env.h"
 #include "src/query/store_test_util.h"
 #include "src/query/usage_query.h"
 
@@ -68,6 +73,69 @@ TEST(UsageStoreTest, SealedChunksPersistAndReloadWithOtherDictionaryCodes) {
   AddRecords(&store, kRecords, loaded);
   EXPECT_EQ(store.rows(), static_cast<uint64_t>(kRecords));
   EXPECT_EQ(Answer(store), expected);
+}
+
+// Tails are reused (TailPool) only once nothing holds them: a query's snapshot of a full tail
+// reads its rows unchanged while the store seals it and fills five more (through reused tails);
+// once the snapshot is gone, every record is still counted once.
+TEST(UsageStoreTest, ATailHeldByAQueryIsReusedOnlyAfterTheQueryEnds) {
+  UsageStore store(MergePolicy{.enabled = false});
+  AddRecords(&store, static_cast<int>(kChunkRows), {});  // a full tail, not yet frozen
+  std::optional<UsageStore::Snapshot> held = store.Snap();
+  ASSERT_EQ(held->raw.size(), 1u);
+  ASSERT_EQ(held->raw[0].rows, kChunkRows);
+  const TailChunk* first = held->raw[0].chunk.get();
+  std::vector<Row> rows;
+  constexpr int kRows = static_cast<int>(kChunkRows);
+  for (int i = kRows; i < 6 * kRows + 100; ++i) {
+    rows.push_back(store.MakeRow(NumberedRecord(i), i));
+  }
+  for (size_t at = 0; at < rows.size(); at += 1000) {  // as ingest does: a batch at a time
+    store.Add(std::span<const Row>(rows).subspan(at, std::min<size_t>(1000, rows.size() - at)));
+  }
+  store.WaitSealed();
+  for (size_t i = 0; i < kChunkRows; ++i) {
+    ASSERT_EQ(first->col(kSeq)[i], static_cast<int64_t>(i)) << i;
+  }
+  held.reset();  // the query ends: the first tail goes to the pool, or is freed if it is full
+  const int n = 8 * kRows + 100;
+  rows.clear();
+  for (int i = 6 * kRows + 100; i < n; ++i) rows.push_back(store.MakeRow(NumberedRecord(i), i));
+  store.Add(rows);
+  store.WaitSealed();
+  EXPECT_EQ(store.rows(), static_cast<uint64_t>(n));
+  ExpectEachSeqOnce(store, n);
+}
+
+// A chunk whose file cannot be written stays in memory, queryable; the next chunk is written.
+TEST(UsageStoreTest, ChunkThatCannotBeWrittenStaysInMemoryAndTheNextIsWritten) {
+  auto base = NewMemEnv();
+  env::FaultInjectionEnv fenv(base.get());
+  UsageStore store(MergePolicy{.enabled = false, .partition_us = 0});
+  std::vector<bool> loaded;
+  size_t discarded = 0;
+  ASSERT_TRUE(store.Open(&fenv, "/cols", &loaded, &discarded).ok());
+  fenv.FailNthWrite(1, env::FaultKind::kENOSPC);
+  constexpr int kRows = static_cast<int>(kChunkRows);
+  AddRecords(&store, kRows + 10, {});
+  store.WaitSealed();
+  UsageStore::Stats st = store.GetStats();
+  EXPECT_EQ(st.persist_failures, 1u);
+  EXPECT_NE(st.last_error.find("ENOSPC"), std::string::npos) << st.last_error;
+  std::vector<Row> more;
+  for (int i = kRows + 10; i < 2 * kRows + 10; ++i) {
+    more.push_back(store.MakeRow(NumberedRecord(i), i));
+  }
+  store.Add(more);
+  store.WaitSealed();
+  EXPECT_EQ(store.GetStats().persist_failures, 1u);
+  auto files = fenv.GetChildren("/cols");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->size(), 1u);  // the second chunk's file
+  ExpectEachSeqOnce(store, 2 * kRows + 10);
+  UsageStore plain(MergePolicy{.enabled = false, .partition_us = 0});
+  AddRecords(&plain, 2 * kRows + 10, {});
+  EXPECT_EQ(Answer(store), Answer(plain));
 }
 
 TEST(UsageStoreTest, DamagedChunkFilesAreDiscardedAndRebuiltFromTheLog) {
