@@ -243,6 +243,10 @@ class SealedChunk {
   };
   static void EncodeGranule(const int64_t* values, size_t n, EncodeBuffers* buf, Granule* gr,
                             std::string* out);
+  // The fewest whole bytes that hold every value of [0, range].
+  static uint8_t WidthFor(uint64_t range);
+  // Corruption naming column c.
+  static Status BadColumn(int c, const std::string& what);
   // The header (32 bytes) for a data section of `data_size` bytes, and the metadata section.
   std::string EncodeHeader(uint64_t data_size) const;
   std::string EncodeMeta(const std::array<Dictionary, kNumStringCols>& dicts) const;

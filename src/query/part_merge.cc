@@ -89,6 +89,8 @@ class FrameSink {
   // In memory: appends to *data.
   explicit FrameSink(std::string* data) : data_(data) {}
   explicit FrameSink(std::unique_ptr<WritableFile> file) : file_(std::move(file)) {}
+  // A file: the header's placeholder, before the frames (not counted in size() or the CRC).
+  Status Begin(std::string_view placeholder) { return file_->Append(placeholder); }
   // Bytes of frames so far (where the next frame starts in the data section).
   uint64_t size() const { return data_ != nullptr ? data_->size() : written_ + pending_.size(); }
   // Where EncodeGranule appends; Flush() after.
@@ -214,13 +216,6 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     sink = std::make_unique<FrameSink>(&part->data_);
   } else {
     ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env->NewWritableFile(tmp));
-    // The placeholder: the header has a fixed length (kHeaderBytes), whatever it holds.
-    Status s = f->Append(part->EncodeHeader(0));
-    if (!s.ok()) {
-      f->Close().IgnoreError();
-      env->RemoveFile(tmp).IgnoreError();
-      return s;
-    }
     sink = std::make_unique<FrameSink>(std::move(f));
   }
   auto fail = [&](Status s) {
@@ -228,6 +223,11 @@ Result<std::shared_ptr<const SealedChunk>> SealedChunk::Merge(
     if (env != nullptr) env->RemoveFile(tmp).IgnoreError();
     return s;
   };
+  if (env != nullptr) {
+    // The placeholder: the header has a fixed length (kHeaderBytes), whatever it holds.
+    Status s = sink->Begin(part->EncodeHeader(0));
+    if (!s.ok()) return fail(s);
+  }
   EncodeBuffers buf(compression);
   std::vector<int64_t> out(kGranuleRows);
   for (int c = 0; c < kNumCols; ++c) {
